@@ -127,6 +127,19 @@ fn pseudo(kind: Imm64Kind, imm: i32, next_imm: i32, func_target: Option<&str>) -
     }
 }
 
+fn with_addend(sym: &str, addend: i64) -> String {
+    match addend {
+        0 => sym.to_string(),
+        a if a < 0 => format!("{sym}{a}"),
+        a => format!("{sym}+{a}"),
+    }
+}
+
+/// A relocated call: the implicit addend is `(imm + 1) * 8` bytes into the symbol.
+fn reloc_call(sym: &str, imm: i32) -> String {
+    with_addend(sym, (imm as i64 + 1) * 8)
+}
+
 /// How targets and symbols of one instruction are to be printed.
 #[derive(Default, Clone, Copy)]
 struct Names<'a> {
@@ -215,7 +228,8 @@ fn llvm(insn: &Insn, n: Names) -> String {
         Insn::Call(kind) => match kind {
             CallKind::Helper(id) => format!("call {id}"),
             CallKind::Local(imm) => match (n.reloc, n.target) {
-                (Some(sym), _) | (None, Some(sym)) => format!("call {sym}"),
+                (Some(sym), _) => format!("call {}", reloc_call(sym, imm)),
+                (None, Some(sym)) => format!("call {sym}"),
                 (None, None) => format!("call pc{}", rel(imm)),
             },
             CallKind::Kfunc { btf_id, off: 0 } => format!("call kfunc({btf_id})"),
@@ -304,7 +318,9 @@ fn llvm(insn: &Insn, n: Names) -> String {
             imm,
             next_imm,
         } => match n.reloc {
-            Some(sym) if kind == Imm64Kind::Imm => format!("{dst} = {sym} ll"),
+            Some(sym) if kind == Imm64Kind::Imm && next_imm == 0 => {
+                format!("{dst} = {} ll", with_addend(sym, imm as i64))
+            }
             _ => format!("{dst} = {} ll", pseudo(kind, imm, next_imm, n.target)),
         },
         Insn::LdAbs { size, imm } => format!("r0 = *({} *)skb[{imm}]", size_name(size, false)),
@@ -390,7 +406,7 @@ fn ubpf(insn: &Insn, n: Names) -> String {
         Insn::Call(kind) => match kind {
             CallKind::Helper(id) => format!("call {id}"),
             CallKind::Local(imm) => match (n.reloc, n.target) {
-                (Some(sym), _) => format!("call {sym}"),
+                (Some(sym), _) => format!("call {}", reloc_call(sym, imm)),
                 (None, Some(l)) => format!("call local {l}"),
                 (None, None) => format!("call local {}", rel(imm)),
             },
@@ -448,7 +464,9 @@ fn ubpf(insn: &Insn, n: Names) -> String {
             imm,
             next_imm,
         } => match n.reloc {
-            Some(sym) if kind == Imm64Kind::Imm => format!("lddw %{dst}, {sym}"),
+            Some(sym) if kind == Imm64Kind::Imm && next_imm == 0 => {
+                format!("lddw %{dst}, {}", with_addend(sym, imm as i64))
+            }
             _ => format!("lddw %{dst}, {}", pseudo(kind, imm, next_imm, n.target)),
         },
         Insn::LdAbs { size, imm } => format!("ldabs{} {imm}", size_suffix(size)),

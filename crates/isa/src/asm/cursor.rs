@@ -181,6 +181,20 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// An optional `+N` / `-N` after a symbol name.
+    pub fn addend(&mut self) -> Result<Option<i64>, AsmError> {
+        if matches!(self.peek(), Some(Tok::Punct("+" | "-")))
+            && matches!(self.peek_at(1), Some(Tok::Num { .. }))
+        {
+            let col = self.col();
+            let (v, _) = self.signed_num()?;
+            let v = i64::try_from(v)
+                .map_err(|_| AsmError::new(self.line, col, "addend does not fit in 64 bits"))?;
+            return Ok(Some(v));
+        }
+        Ok(None)
+    }
+
     pub fn is_num(&self) -> bool {
         matches!(self.peek(), Some(Tok::Num { .. }))
             || (matches!(self.peek(), Some(Tok::Punct("-" | "+")))

@@ -259,10 +259,16 @@ fn call(c: &mut Cursor) -> Result<Stmt, AsmError> {
             c.punct(")")?;
             Ok(insn(Insn::Call(CallKind::Kfunc { btf_id, off })))
         }
-        _ => Ok(with_target(
-            Insn::Call(CallKind::Local(0)),
-            (Target::Label(name.to_string()), col),
-        )),
+        _ => {
+            let t = match c.addend()? {
+                Some(addend) => Target::Symbol {
+                    name: name.to_string(),
+                    addend,
+                },
+                None => Target::Label(name.to_string()),
+            };
+            Ok(with_target(Insn::Call(CallKind::Local(0)), (t, col)))
+        }
     }
 }
 
@@ -635,15 +641,20 @@ fn reg_assign_word(c: &mut Cursor, dst: Reg, wide: bool, word: &str) -> Result<S
         }
         _ => {
             // `r1 = sym ll`: a relocated LD_IMM64
-            let col = c.col() - word.chars().count() - 1;
+            let col = c.col().saturating_sub(word.chars().count() + 1);
+            let addend = c.addend()?;
             if c.eat_ident("ll") {
                 if !wide {
                     return Err(c.error("LD_IMM64 needs a 64-bit register"));
                 }
-                return Ok(with_target(
-                    Insn::ld_imm64(dst, 0),
-                    (Target::Label(word.to_string()), col),
-                ));
+                let t = match addend {
+                    Some(addend) => Target::Symbol {
+                        name: word.to_string(),
+                        addend,
+                    },
+                    None => Target::Label(word.to_string()),
+                };
+                return Ok(with_target(Insn::ld_imm64(dst, 0), (t, col)));
             }
             let _ = width;
             Err(AsmError::new(

@@ -51,6 +51,9 @@ pub enum Target {
     Rel(i64),
     /// A label or symbol name.
     Label(String),
+    /// `sym+N` (calls and LD_IMM64 only): always a relocation; the addend is kept in the
+    /// instruction as ELF REL relocations do (LD_IMM64: imm = N; call: imm = N / 8 - 1).
+    Symbol { name: String, addend: i64 },
 }
 
 /// One parsed statement.
@@ -268,6 +271,45 @@ fn resolve(s: PendingSection) -> Result<Section, AsmError> {
             continue;
         };
         let err = |m: String| AsmError::new(*line, *col, m);
+        if let Target::Symbol { name, addend } = target {
+            let (fixed, kind) = match *insn {
+                Insn::LdImm64 {
+                    dst,
+                    kind: Imm64Kind::Imm,
+                    ..
+                } => {
+                    let imm = i32::try_from(*addend)
+                        .map_err(|_| err(format!("addend {addend} does not fit in 32 bits")))?;
+                    (
+                        Insn::LdImm64 {
+                            dst,
+                            kind: Imm64Kind::Imm,
+                            imm,
+                            next_imm: 0,
+                        },
+                        RelocKind::LdImm64,
+                    )
+                }
+                Insn::Call(_) if addend % 8 == 0 => {
+                    let imm = i32::try_from(addend / 8 - 1)
+                        .map_err(|_| err(format!("addend {addend} is out of range")))?;
+                    (Insn::Call(CallKind::Local(imm)), RelocKind::Call)
+                }
+                _ => {
+                    return Err(err(format!(
+                        "`{name}{addend:+}`: a symbol with an addend is only allowed in `call` \
+                         (a multiple of 8) and LD_IMM64"
+                    )));
+                }
+            };
+            relocs.push(Reloc {
+                pc: *pc,
+                symbol: name.clone(),
+                kind,
+            });
+            insns.push(fixed);
+            continue;
+        }
         // LD_IMM64 of a symbol: always a relocation, as in llvm-mc.
         if let Insn::LdImm64 {
             kind: Imm64Kind::Imm,
@@ -286,6 +328,7 @@ fn resolve(s: PendingSection) -> Result<Section, AsmError> {
         }
         let rel = match target {
             Target::Rel(r) => *r,
+            Target::Symbol { .. } => unreachable!("handled above"),
             Target::Label(name) => match labels.get(name.as_str()) {
                 Some(t) => *t as i64 - (*pc as i64 + 1),
                 None => {

@@ -352,9 +352,16 @@ fn call(c: &mut Cursor) -> Result<Stmt, AsmError> {
     // A helper by name, or a symbol resolved like llvm's `call sym`.
     let col = c.col();
     let name = c.ident("a helper id, `local LABEL`, a register or `kfunc(ID)`")?;
+    let t = match c.addend()? {
+        Some(addend) => Target::Symbol {
+            name: name.to_string(),
+            addend,
+        },
+        None => Target::Label(name.to_string()),
+    };
     Ok(Stmt::Insn {
         insn: Insn::Call(CallKind::Local(0)),
-        target: Some((Target::Label(name.to_string()), col)),
+        target: Some((t, col)),
     })
 }
 
@@ -411,9 +418,13 @@ fn lddw(c: &mut Cursor) -> Result<Stmt, AsmError> {
                 let col = c.col();
                 let name = word.clone();
                 c.next();
+                let t = match c.addend()? {
+                    Some(addend) => Target::Symbol { name, addend },
+                    None => Target::Label(name),
+                };
                 return Ok(Stmt::Insn {
                     insn: Insn::ld_imm64(dst, 0),
-                    target: Some((Target::Label(name), col)),
+                    target: Some((t, col)),
                 });
             }
         };

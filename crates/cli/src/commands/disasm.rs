@@ -1,0 +1,60 @@
+//! `bpfvet disasm`: ELF objects (every executable section, with symbol labels) or raw bytecode
+//! to assembly text that re-assembles to the same bytes.
+
+use std::fmt::Write;
+
+use bpfvet_isa::Dialect;
+use bpfvet_isa::disasm::{DisasmOptions, disassemble};
+use clap::Args;
+
+use crate::InputArgs;
+use crate::error::CliError;
+use crate::input::{InputKind, read_input};
+
+#[derive(Args, Debug)]
+pub struct DisasmArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Prefix each instruction with its slot number
+    #[arg(long)]
+    pub pc: bool,
+    /// Print jump targets as labels instead of offsets
+    #[arg(long)]
+    pub labels: bool,
+}
+
+pub fn run(a: &DisasmArgs) -> Result<u8, CliError> {
+    let input = read_input(&a.input.file, a.input.opts())?;
+    let dialect: Dialect = a.input.dialect.into();
+    let mut out = String::new();
+    let sectioned = input.kind != InputKind::Raw;
+    // Data sections named through section symbols must exist for the text to re-assemble.
+    let mut data: Vec<&String> = input.units.iter().flat_map(|u| &u.data_sections).collect();
+    data.sort();
+    data.dedup();
+    for d in data {
+        let _ = writeln!(out, "\t.section\t{d},\"aw\",@progbits");
+    }
+    for unit in &input.units {
+        if sectioned {
+            if unit.section == ".text" {
+                let _ = writeln!(out, "\t.text");
+            } else {
+                let _ = writeln!(out, "\t.section\t{},\"ax\",@progbits", unit.section);
+            }
+            for g in &unit.globals {
+                let _ = writeln!(out, "\t.globl\t{g}");
+            }
+        }
+        let opts = DisasmOptions {
+            show_pc: a.pc,
+            labels: unit.labels.clone(),
+            relocs: unit.relocs.clone(),
+            jump_labels: a.labels,
+            helper_names: true,
+        };
+        out.push_str(&disassemble(&unit.program, dialect, &opts));
+    }
+    print!("{out}");
+    Ok(0)
+}
