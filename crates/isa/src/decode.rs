@@ -264,11 +264,19 @@ fn alu_op_checked(op: u8, off: i16) -> R<crate::insn::AluOp> {
 
 fn decode_mov_x_with_off(width: Width, dst: Reg, src: Reg, r: RawInsn) -> R<Insn> {
     match (width, r.off) {
-        (Width::W64, OFF_ADDR_SPACE_CAST) => Ok(Insn::AddrSpaceCast {
-            dst,
-            src,
-            dst_as: (r.imm as u32 >> 16) as u16,
-            src_as: r.imm as u32 as u16,
+        // The kernel only converts between address spaces 0 and 1 (arena pointers).
+        (Width::W64, OFF_ADDR_SPACE_CAST) if r.imm == 1 || r.imm == 1 << 16 => {
+            Ok(Insn::AddrSpaceCast {
+                dst,
+                src,
+                dst_as: (r.imm as u32 >> 16) as u16,
+                src_as: r.imm as u32 as u16,
+            })
+        }
+        (Width::W64, OFF_ADDR_SPACE_CAST) => Err(DecodeErrorKind::BadField {
+            field: "addr_space_cast address spaces (imm)",
+            value: r.imm as i64,
+            expected: "1 (from 1 to 0) or 0x10000 (from 0 to 1)",
         }),
         (_, 8 | 16) | (Width::W64, 32) => {
             zero("imm", r.imm as i64)?;

@@ -39,7 +39,8 @@ pub fn insn() -> impl Strategy<Value = Insn> {
             reg()
         )
             .prop_map(|(op, bits, dst)| Insn::Endian { op, bits, dst }),
-        (reg(), reg(), any::<u16>(), any::<u16>()).prop_map(|(dst, src, dst_as, src_as)| {
+        (reg(), reg(), any::<bool>()).prop_map(|(dst, src, to_arena)| {
+            let (dst_as, src_as) = if to_arena { (1, 0) } else { (0, 1) };
             Insn::AddrSpaceCast { dst, src, dst_as, src_as }
         }),
         any::<i16>().prop_map(|off| Insn::Ja { off }),

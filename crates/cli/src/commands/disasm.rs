@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::InputArgs;
 use crate::error::CliError;
-use crate::input::{InputKind, read_input};
+use crate::input::{Input, InputKind, read_input};
 
 #[derive(Args, Debug)]
 pub struct DisasmArgs {
@@ -25,7 +25,24 @@ pub struct DisasmArgs {
 
 pub fn run(a: &DisasmArgs) -> Result<u8, CliError> {
     let input = read_input(&a.input.file, a.input.opts())?;
-    let dialect: Dialect = a.input.dialect.into();
+    let text = render(
+        &input,
+        a.input.dialect.into(),
+        &DisasmOptions {
+            show_pc: a.pc,
+            jump_labels: a.labels,
+            helper_names: true,
+            ..DisasmOptions::default()
+        },
+    );
+    print!("{text}");
+    Ok(0)
+}
+
+/// The listing of a whole input: section directives, `.globl` lines and every unit's code,
+/// in a form both our assembler and llvm-mc read back to the same bytes. `base` gives the
+/// printing options; labels and relocations come from each unit.
+pub fn render(input: &Input, dialect: Dialect, base: &DisasmOptions) -> String {
     let mut out = String::new();
     let sectioned = input.kind != InputKind::Raw;
     // Data sections named through section symbols must exist for the text to re-assemble.
@@ -47,14 +64,11 @@ pub fn run(a: &DisasmArgs) -> Result<u8, CliError> {
             }
         }
         let opts = DisasmOptions {
-            show_pc: a.pc,
             labels: unit.labels.clone(),
             relocs: unit.relocs.clone(),
-            jump_labels: a.labels,
-            helper_names: true,
+            ..base.clone()
         };
         out.push_str(&disassemble(&unit.program, dialect, &opts));
     }
-    print!("{out}");
-    Ok(0)
+    out
 }
