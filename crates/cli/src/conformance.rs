@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn empty_error_section_means_refused() {
-        let c = parse("-- raw\n85 00 01 00 00 00 00 00\n95 00 00 00 00 00 00 00\n-- error\n").unwrap();
+        let c =
+            parse("-- raw\n85 00 01 00 00 00 00 00\n95 00 00 00 00 00 00 00\n-- error\n").unwrap();
         assert_eq!(c.error.as_deref(), Some(""));
         assert!(c.program_bytes().unwrap_err().contains("off"));
     }

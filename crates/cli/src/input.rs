@@ -100,11 +100,7 @@ fn from_assembly(path: &Path, a: &Assembly) -> Result<Input, CliError> {
             section: s.name.clone(),
             labels: s.labels.iter().map(|(n, pc)| (*pc, n.clone())).collect(),
             globals: s.globals.clone(),
-            relocs: s
-                .relocs
-                .iter()
-                .map(|r| (r.pc, r.symbol.clone()))
-                .collect(),
+            relocs: s.relocs.iter().map(|r| (r.pc, r.symbol.clone())).collect(),
             data_sections: Vec::new(),
             program,
         });
@@ -166,16 +162,17 @@ fn from_elf(path: &Path, obj: &ElfObject) -> Result<Input, CliError> {
             data_sections: sec
                 .relocs
                 .iter()
-                .filter(|r| {
-                    r.section_symbol && !obj.code.iter().any(|c| c.name == r.symbol)
-                })
+                .filter(|r| r.section_symbol && !obj.code.iter().any(|c| c.name == r.symbol))
                 .map(|r| r.symbol.clone())
                 .collect(),
             program,
         });
     }
     if units.is_empty() {
-        return Err(CliError::input(path, "the object has no executable sections with code"));
+        return Err(CliError::input(
+            path,
+            "the object has no executable sections with code",
+        ));
     }
     Ok(Input {
         kind: InputKind::Elf,

@@ -23,8 +23,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Assemble text into raw bytecode or a relocatable ELF object
-    #[command(after_help = "Example:\n  bpfvet asm prog.s -o prog.o --format elf\n  \
-                            bpfvet asm --dialect ubpf prog.asm -o prog.bin")]
+    #[command(
+        after_help = "Example:\n  bpfvet asm prog.s -o prog.o --format elf\n  \
+                            bpfvet asm --dialect ubpf prog.asm -o prog.bin"
+    )]
     Asm(commands::asm::AsmArgs),
     /// Disassemble an ELF object or raw bytecode
     #[command(after_help = "Example:\n  bpfvet disasm prog.o\n  \

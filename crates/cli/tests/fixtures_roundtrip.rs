@@ -86,7 +86,11 @@ fn disassembly_reassembles_with_llvm_mc() {
             .arg(&s)
             .status()
             .unwrap();
-        assert!(st.success(), "llvm-mc refused our listing of {}:\n{text}", obj.display());
+        assert!(
+            st.success(),
+            "llvm-mc refused our listing of {}:\n{text}",
+            obj.display()
+        );
         assert_eq!(section_bytes(&o), section_bytes(&obj), "{}", obj.display());
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -135,7 +139,9 @@ fn every_instruction_kind_is_in_the_fixture() {
                     "Alu {width:?} {op:?} {}",
                     matches!(src, bpfvet_isa::Src::Reg(_))
                 ),
-                Insn::Jmp { width, cond, src, .. } => format!(
+                Insn::Jmp {
+                    width, cond, src, ..
+                } => format!(
                     "Jmp {width:?} {cond:?} {}",
                     matches!(src, bpfvet_isa::Src::Reg(_))
                 ),
@@ -152,8 +158,19 @@ fn every_instruction_kind_is_in_the_fixture() {
     // 2 widths × 14 ops × 2 sources, 2 × 11 conditions × 2 sources, 2 × 10 atomics,
     // 7 loads, 4 + 4 stores, 9 byte swaps, call helper and local, and the singletons.
     for k in [
-        "Neg", "MovSx", "AddrSpaceCast", "Ja", "Gotol", "MayGoto", "Callx", "Exit", "LdImm64",
-        "LdAbs", "LdInd", "Call Helpe", "Call Local",
+        "Neg",
+        "MovSx",
+        "AddrSpaceCast",
+        "Ja",
+        "Gotol",
+        "MayGoto",
+        "Callx",
+        "Exit",
+        "LdImm64",
+        "LdAbs",
+        "LdInd",
+        "Call Helpe",
+        "Call Local",
     ] {
         assert!(kinds.contains(k), "missing {k}: {kinds:#?}");
     }

@@ -17,19 +17,35 @@ pub enum DecodeErrorKind {
     BadLength(usize),
     UnknownOpcode(u8),
     /// A register field holds a value above 10.
-    BadRegister { field: &'static str, value: u8 },
+    BadRegister {
+        field: &'static str,
+        value: u8,
+    },
     /// A field the instruction does not use is not zero.
-    Reserved { field: &'static str, value: i64 },
+    Reserved {
+        field: &'static str,
+        value: i64,
+    },
     /// A field holds a value outside the instruction's allowed set.
-    BadField { field: &'static str, value: i64, expected: &'static str },
+    BadField {
+        field: &'static str,
+        value: i64,
+        expected: &'static str,
+    },
     /// LD_IMM64 in the last slot: its second half is missing.
     TruncatedLdImm64,
     /// The second slot of LD_IMM64 is not `00 00 0000 imm`.
     MalformedLdImm64,
     /// A jump or call leaves the program.
-    JumpOutOfRange { target: i64, len: usize },
+    JumpOutOfRange {
+        target: i64,
+        len: usize,
+    },
     /// A jump or call lands on the second slot of the LD_IMM64 at `ld_imm64`.
-    JumpIntoLdImm64 { target: usize, ld_imm64: usize },
+    JumpIntoLdImm64 {
+        target: usize,
+        ld_imm64: usize,
+    },
 }
 
 /// A decode error at slot `pc`.
@@ -248,18 +264,20 @@ fn decode_alu(r: RawInsn) -> R<Insn> {
 }
 
 fn alu_op_checked(op: u8, off: i16) -> R<crate::insn::AluOp> {
-    alu_op(op, off).ok_or(if alu_op(op, 0).is_some() && alu_op(op, OFF_SIGNED).is_some() {
-        DecodeErrorKind::BadField {
-            field: "off",
-            value: off as i64,
-            expected: "0 (unsigned) or 1 (signed)",
-        }
-    } else {
-        DecodeErrorKind::Reserved {
-            field: "off",
-            value: off as i64,
-        }
-    })
+    alu_op(op, off).ok_or(
+        if alu_op(op, 0).is_some() && alu_op(op, OFF_SIGNED).is_some() {
+            DecodeErrorKind::BadField {
+                field: "off",
+                value: off as i64,
+                expected: "0 (unsigned) or 1 (signed)",
+            }
+        } else {
+            DecodeErrorKind::Reserved {
+                field: "off",
+                value: off as i64,
+            }
+        },
+    )
 }
 
 fn decode_mov_x_with_off(width: Width, dst: Reg, src: Reg, r: RawInsn) -> R<Insn> {

@@ -285,7 +285,11 @@ fn llvm(insn: &Insn, n: Names) -> String {
             let o = signed_off(off);
             match op {
                 AtomicOp::Xchg => {
-                    let f = if w == Width::W64 { "xchg_64" } else { "xchg32_32" };
+                    let f = if w == Width::W64 {
+                        "xchg_64"
+                    } else {
+                        "xchg32_32"
+                    };
                     format!("{s} = {f}({dst} {o}, {s})")
                 }
                 AtomicOp::Cmpxchg => {

@@ -48,9 +48,13 @@ impl Insn {
                     imm,
                 ))
             }
-            Insn::Neg { width, dst } => {
-                one(RawInsn::new(alu_class(width) | OP_NEG, dst.index(), 0, 0, 0))
-            }
+            Insn::Neg { width, dst } => one(RawInsn::new(
+                alu_class(width) | OP_NEG,
+                dst.index(),
+                0,
+                0,
+                0,
+            )),
             Insn::MovSx {
                 width,
                 bits,

@@ -219,12 +219,18 @@ pub const HELPER_NAMES: [&str; 211] = [
 
 /// The name of helper `id`, e.g. `bpf_map_lookup_elem` for 1.
 pub fn helper_name(id: i32) -> Option<&'static str> {
-    usize::try_from(id).ok()?.checked_sub(1).and_then(|i| HELPER_NAMES.get(i)).copied()
+    usize::try_from(id)
+        .ok()?
+        .checked_sub(1)
+        .and_then(|i| HELPER_NAMES.get(i))
+        .copied()
 }
 
 /// The id of the helper with this name; the `bpf_` prefix is optional.
 pub fn helper_id(name: &str) -> Option<i32> {
-    let pos = HELPER_NAMES.iter().position(|n| *n == name || n.strip_prefix("bpf_") == Some(name))?;
+    let pos = HELPER_NAMES
+        .iter()
+        .position(|n| *n == name || n.strip_prefix("bpf_") == Some(name))?;
     Some(pos as i32 + 1)
 }
 

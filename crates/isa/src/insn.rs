@@ -200,10 +200,18 @@ impl Cond {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AtomicOp {
     /// `*(dst + off) op= src`; with `fetch`, src receives the old value.
-    Add { fetch: bool },
-    Or { fetch: bool },
-    And { fetch: bool },
-    Xor { fetch: bool },
+    Add {
+        fetch: bool,
+    },
+    Or {
+        fetch: bool,
+    },
+    And {
+        fetch: bool,
+    },
+    Xor {
+        fetch: bool,
+    },
     /// src = xchg(*(dst + off), src).
     Xchg,
     /// R0 = cmpxchg(*(dst + off), R0, src).
@@ -227,7 +235,13 @@ impl AtomicOp {
     /// The imm field that encodes this operation.
     pub const fn imm(self) -> i32 {
         match self {
-            AtomicOp::Add { fetch } => 0x00 | if fetch { 1 } else { 0 },
+            AtomicOp::Add { fetch } => {
+                if fetch {
+                    1
+                } else {
+                    0
+                }
+            }
             AtomicOp::Or { fetch } => 0x40 | if fetch { 1 } else { 0 },
             AtomicOp::And { fetch } => 0x50 | if fetch { 1 } else { 0 },
             AtomicOp::Xor { fetch } => 0xa0 | if fetch { 1 } else { 0 },
@@ -324,42 +338,112 @@ impl Imm64Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Insn {
     /// ALU/ALU64 binary operation: `dst op= src`.
-    Alu { width: Width, op: AluOp, dst: Reg, src: Src },
+    Alu {
+        width: Width,
+        op: AluOp,
+        dst: Reg,
+        src: Src,
+    },
     /// `dst = -dst`.
-    Neg { width: Width, dst: Reg },
+    Neg {
+        width: Width,
+        dst: Reg,
+    },
     /// Sign-extending move (v4): `dst = (s<bits>)src`; bits is 8 or 16, or 32 for 64-bit width.
-    MovSx { width: Width, bits: u8, dst: Reg, src: Reg },
+    MovSx {
+        width: Width,
+        bits: u8,
+        dst: Reg,
+        src: Reg,
+    },
     /// Byte-order conversion of the low `bits` (16, 32 or 64) of dst.
-    Endian { op: EndianOp, bits: u8, dst: Reg },
+    Endian {
+        op: EndianOp,
+        bits: u8,
+        dst: Reg,
+    },
     /// Arena pointer cast (ALU64 MOV X with off = 1): `dst = addr_space_cast(src, dst_as, src_as)`.
-    AddrSpaceCast { dst: Reg, src: Reg, dst_as: u16, src_as: u16 },
+    AddrSpaceCast {
+        dst: Reg,
+        src: Reg,
+        dst_as: u16,
+        src_as: u16,
+    },
     /// Unconditional jump by a 16-bit offset (JMP | JA).
-    Ja { off: i16 },
+    Ja {
+        off: i16,
+    },
     /// Unconditional jump by a 32-bit offset held in imm (JMP32 | JA, `gotol`), v4.
-    Gotol { imm: i32 },
+    Gotol {
+        imm: i32,
+    },
     /// Conditional jump: `if dst cond src goto pc + 1 + off`.
-    Jmp { width: Width, cond: Cond, dst: Reg, src: Src, off: i16 },
+    Jmp {
+        width: Width,
+        cond: Cond,
+        dst: Reg,
+        src: Src,
+        off: i16,
+    },
     /// `call`: helper, BPF function or kfunc.
     Call(CallKind),
     /// `callx reg`: indirect call through a register holding a helper id (JMP | CALL | X).
-    Callx { reg: Reg },
+    Callx {
+        reg: Reg,
+    },
     /// `may_goto` (JMP | JCOND, src = 0): jumps once the loop budget is exhausted.
-    MayGoto { off: i16 },
+    MayGoto {
+        off: i16,
+    },
     Exit,
     /// `dst = *(size *)(src + off)`, sign-extending with `sign` (LDX | MEMSX, v4).
-    Load { size: Size, sign: bool, dst: Reg, src: Reg, off: i16 },
+    Load {
+        size: Size,
+        sign: bool,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
     /// `*(size *)(dst + off) = imm` (ST | MEM).
-    Store { size: Size, dst: Reg, off: i16, imm: i32 },
+    Store {
+        size: Size,
+        dst: Reg,
+        off: i16,
+        imm: i32,
+    },
     /// `*(size *)(dst + off) = src` (STX | MEM).
-    StoreReg { size: Size, dst: Reg, src: Reg, off: i16 },
+    StoreReg {
+        size: Size,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
     /// Atomic read-modify-write on `*(size *)(dst + off)` (STX | ATOMIC); size is W or DW.
-    Atomic { size: Size, op: AtomicOp, dst: Reg, src: Reg, off: i16 },
+    Atomic {
+        size: Size,
+        op: AtomicOp,
+        dst: Reg,
+        src: Reg,
+        off: i16,
+    },
     /// `dst = imm64` (two slots); `imm` is the first slot's imm, `next_imm` the second's.
-    LdImm64 { dst: Reg, kind: Imm64Kind, imm: i32, next_imm: i32 },
+    LdImm64 {
+        dst: Reg,
+        kind: Imm64Kind,
+        imm: i32,
+        next_imm: i32,
+    },
     /// Legacy packet load `R0 = ntoh(*(size *)(skb->data + imm))` (LD | ABS).
-    LdAbs { size: Size, imm: i32 },
+    LdAbs {
+        size: Size,
+        imm: i32,
+    },
     /// Legacy packet load `R0 = ntoh(*(size *)(skb->data + src + imm))` (LD | IND).
-    LdInd { size: Size, src: Reg, imm: i32 },
+    LdInd {
+        size: Size,
+        src: Reg,
+        imm: i32,
+    },
 }
 
 impl Insn {

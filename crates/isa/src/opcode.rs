@@ -78,16 +78,26 @@ pub const JMP_CONDS: [(Cond, u8); 11] = [
 ];
 
 pub fn alu_code(op: AluOp) -> (u8, i16) {
-    let &(_, code, off) = ALU_OPS.iter().find(|e| e.0 == op).expect("every AluOp is in ALU_OPS");
+    let &(_, code, off) = ALU_OPS
+        .iter()
+        .find(|e| e.0 == op)
+        .expect("every AluOp is in ALU_OPS");
     (code, off)
 }
 
 pub fn alu_op(code: u8, off: i16) -> Option<AluOp> {
-    ALU_OPS.iter().find(|e| e.1 == code && e.2 == off).map(|e| e.0)
+    ALU_OPS
+        .iter()
+        .find(|e| e.1 == code && e.2 == off)
+        .map(|e| e.0)
 }
 
 pub fn cond_code(cond: Cond) -> u8 {
-    JMP_CONDS.iter().find(|e| e.0 == cond).expect("every Cond is in JMP_CONDS").1
+    JMP_CONDS
+        .iter()
+        .find(|e| e.0 == cond)
+        .expect("every Cond is in JMP_CONDS")
+        .1
 }
 
 pub fn cond(code: u8) -> Option<Cond> {

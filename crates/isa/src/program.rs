@@ -42,8 +42,8 @@ impl Program {
     /// those errors themselves, like the verifier).
     pub fn decode_unchecked(bytes: &[u8]) -> Result<Program, DecodeError> {
         let err = |pc, kind| DecodeError { pc, kind };
-        let slots =
-            RawInsn::slots(bytes).ok_or_else(|| err(bytes.len() / 8, DecodeErrorKind::BadLength(bytes.len())))?;
+        let slots = RawInsn::slots(bytes)
+            .ok_or_else(|| err(bytes.len() / 8, DecodeErrorKind::BadLength(bytes.len())))?;
         if slots.is_empty() {
             return Err(err(0, DecodeErrorKind::Empty));
         }

@@ -16,7 +16,13 @@ impl RawInsn {
     pub const SIZE: usize = 8;
 
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> RawInsn {
-        RawInsn { code, dst, src, off, imm }
+        RawInsn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
     }
 
     pub fn from_bytes(b: [u8; 8]) -> RawInsn {

@@ -24,15 +24,38 @@ fn src() -> impl Strategy<Value = Src> {
 /// Every instruction family, with arbitrary field values where the encoding allows any.
 pub fn insn() -> impl Strategy<Value = Insn> {
     prop_oneof![
-        (width(), prop::sample::select(AluOp::ALL.to_vec()), reg(), src())
-            .prop_map(|(width, op, dst, src)| Insn::Alu { width, op, dst, src }),
+        (
+            width(),
+            prop::sample::select(AluOp::ALL.to_vec()),
+            reg(),
+            src()
+        )
+            .prop_map(|(width, op, dst, src)| Insn::Alu {
+                width,
+                op,
+                dst,
+                src
+            }),
         (width(), reg()).prop_map(|(width, dst)| Insn::Neg { width, dst }),
-        (width(), prop::sample::select(vec![8u8, 16, 32]), reg(), reg()).prop_map(
-            |(width, bits, dst, src)| {
-                let bits = if width == Width::W32 && bits == 32 { 16 } else { bits };
-                Insn::MovSx { width, bits, dst, src }
-            }
-        ),
+        (
+            width(),
+            prop::sample::select(vec![8u8, 16, 32]),
+            reg(),
+            reg()
+        )
+            .prop_map(|(width, bits, dst, src)| {
+                let bits = if width == Width::W32 && bits == 32 {
+                    16
+                } else {
+                    bits
+                };
+                Insn::MovSx {
+                    width,
+                    bits,
+                    dst,
+                    src,
+                }
+            }),
         (
             prop::sample::select(vec![EndianOp::ToLe, EndianOp::ToBe, EndianOp::Bswap]),
             prop::sample::select(vec![16u8, 32, 64]),
@@ -41,13 +64,30 @@ pub fn insn() -> impl Strategy<Value = Insn> {
             .prop_map(|(op, bits, dst)| Insn::Endian { op, bits, dst }),
         (reg(), reg(), any::<bool>()).prop_map(|(dst, src, to_arena)| {
             let (dst_as, src_as) = if to_arena { (1, 0) } else { (0, 1) };
-            Insn::AddrSpaceCast { dst, src, dst_as, src_as }
+            Insn::AddrSpaceCast {
+                dst,
+                src,
+                dst_as,
+                src_as,
+            }
         }),
         any::<i16>().prop_map(|off| Insn::Ja { off }),
         any::<i32>().prop_map(|imm| Insn::Gotol { imm }),
         any::<i16>().prop_map(|off| Insn::MayGoto { off }),
-        (width(), prop::sample::select(Cond::ALL.to_vec()), reg(), src(), any::<i16>())
-            .prop_map(|(width, cond, dst, src, off)| Insn::Jmp { width, cond, dst, src, off }),
+        (
+            width(),
+            prop::sample::select(Cond::ALL.to_vec()),
+            reg(),
+            src(),
+            any::<i16>()
+        )
+            .prop_map(|(width, cond, dst, src, off)| Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                off
+            }),
         any::<i32>().prop_map(|i| Insn::Call(CallKind::Helper(i))),
         any::<i32>().prop_map(|i| Insn::Call(CallKind::Local(i))),
         (any::<i32>(), any::<i16>())
@@ -63,10 +103,18 @@ pub fn insn() -> impl Strategy<Value = Insn> {
                 off
             }
         ),
-        (size(), reg(), any::<i16>(), any::<i32>())
-            .prop_map(|(size, dst, off, imm)| Insn::Store { size, dst, off, imm }),
-        (size(), reg(), reg(), any::<i16>())
-            .prop_map(|(size, dst, src, off)| Insn::StoreReg { size, dst, src, off }),
+        (size(), reg(), any::<i16>(), any::<i32>()).prop_map(|(size, dst, off, imm)| Insn::Store {
+            size,
+            dst,
+            off,
+            imm
+        }),
+        (size(), reg(), reg(), any::<i16>()).prop_map(|(size, dst, src, off)| Insn::StoreReg {
+            size,
+            dst,
+            src,
+            off
+        }),
         (
             prop::sample::select(vec![Size::W, Size::DW]),
             prop::sample::select(AtomicOp::ALL.to_vec()),
@@ -74,17 +122,35 @@ pub fn insn() -> impl Strategy<Value = Insn> {
             reg(),
             any::<i16>()
         )
-            .prop_map(|(size, op, dst, src, off)| Insn::Atomic { size, op, dst, src, off }),
-        (reg(), prop::sample::select(Imm64Kind::ALL.to_vec()), any::<i32>(), any::<i32>())
+            .prop_map(|(size, op, dst, src, off)| Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off
+            }),
+        (
+            reg(),
+            prop::sample::select(Imm64Kind::ALL.to_vec()),
+            any::<i32>(),
+            any::<i32>()
+        )
             .prop_map(|(dst, kind, imm, next)| Insn::LdImm64 {
                 dst,
                 kind,
                 imm,
                 next_imm: if kind.uses_next_imm() { next } else { 0 },
             }),
-        (prop::sample::select(vec![Size::B, Size::H, Size::W]), any::<i32>())
+        (
+            prop::sample::select(vec![Size::B, Size::H, Size::W]),
+            any::<i32>()
+        )
             .prop_map(|(size, imm)| Insn::LdAbs { size, imm }),
-        (prop::sample::select(vec![Size::B, Size::H, Size::W]), reg(), any::<i32>())
+        (
+            prop::sample::select(vec![Size::B, Size::H, Size::W]),
+            reg(),
+            any::<i32>()
+        )
             .prop_map(|(size, src, imm)| Insn::LdInd { size, src, imm }),
     ]
 }

@@ -77,7 +77,9 @@ impl ElfObject {
                 .to_vec();
             let mut symbols = Vec::new();
             for sym in file.symbols() {
-                if sym.section_index() != Some(sec.index()) || sym.kind() == object::SymbolKind::Section {
+                if sym.section_index() != Some(sec.index())
+                    || sym.kind() == object::SymbolKind::Section
+                {
                     continue;
                 }
                 let Ok(sname) = sym.name() else { continue };

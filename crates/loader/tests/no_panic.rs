@@ -5,8 +5,12 @@ use bpfvet_loader::ElfObject;
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures").join(name))
-        .unwrap()
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -17,9 +21,21 @@ fn fixtures_parse() {
     }
     let o = ElfObject::parse(&fixture("maps_calls.o")).unwrap();
     let xdp = o.code.iter().find(|c| c.name == "xdp").unwrap();
-    assert!(xdp.symbols.iter().any(|s| s.name == "count_packets" && s.is_function));
-    assert!(xdp.relocs.iter().any(|r| r.symbol == "counters" && r.r_type == 1));
-    assert!(xdp.relocs.iter().any(|r| r.symbol == "classify" && r.r_type == 10));
+    assert!(
+        xdp.symbols
+            .iter()
+            .any(|s| s.name == "count_packets" && s.is_function)
+    );
+    assert!(
+        xdp.relocs
+            .iter()
+            .any(|r| r.symbol == "counters" && r.r_type == 1)
+    );
+    assert!(
+        xdp.relocs
+            .iter()
+            .any(|r| r.symbol == "classify" && r.r_type == 10)
+    );
 }
 
 #[test]

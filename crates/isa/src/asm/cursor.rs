@@ -39,7 +39,7 @@ impl<'a> Cursor<'a> {
         self.toks.get(self.pos + n).map(|t| &t.tok)
     }
 
-    pub fn next(&mut self) -> Option<&'a Tok> {
+    pub fn advance(&mut self) -> Option<&'a Tok> {
         let t = self.toks.get(self.pos).map(|t| &t.tok);
         if t.is_some() {
             self.pos += 1;
@@ -123,7 +123,10 @@ impl<'a> Cursor<'a> {
         if self.at_end() {
             Ok(())
         } else {
-            Err(self.error(format!("unexpected {} after the instruction", self.describe())))
+            Err(self.error(format!(
+                "unexpected {} after the instruction",
+                self.describe()
+            )))
         }
     }
 

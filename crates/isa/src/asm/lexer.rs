@@ -61,7 +61,9 @@ fn register(name: &str) -> Option<Result<(u8, bool), String>> {
     }
     match digits.parse::<u32>() {
         Ok(n) if n <= 10 => Some(Ok((n as u8, wide))),
-        _ => Some(Err(format!("invalid register {name}: registers are r0 to r10"))),
+        _ => Some(Err(format!(
+            "invalid register {name}: registers are r0 to r10"
+        ))),
     }
 }
 
@@ -145,7 +147,8 @@ pub fn tokenize(line: &str, line_no: usize) -> Result<Vec<Token>, AsmError> {
             }
             let end = chars.get(j).map(|x| x.0).unwrap_or(line.len());
             let text = line[b..end].replace('_', "");
-            let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+            let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))
+            {
                 Some(h) => (h.to_string(), 16),
                 None => (text.clone(), 10),
             };

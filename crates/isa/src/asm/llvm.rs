@@ -72,7 +72,7 @@ fn target(c: &mut Cursor) -> Result<(Target, usize), AsmError> {
         return Ok((Target::Rel(v as i64), col));
     }
     if let Some(Tok::Ident(name)) = c.peek() {
-        c.next();
+        c.advance();
         return Ok((Target::Label(name.clone()), col));
     }
     Err(c.expected("a jump target (`+N`, `-N` or a label)"))
@@ -134,10 +134,7 @@ fn reg_offset(c: &mut Cursor) -> Result<i16, AsmError> {
 }
 
 fn insn(insn: Insn) -> Stmt {
-    Stmt::Insn {
-        insn,
-        target: None,
-    }
+    Stmt::Insn { insn, target: None }
 }
 
 fn with_target(insn: Insn, t: (Target, usize)) -> Stmt {
@@ -152,8 +149,8 @@ pub fn parse_line(mut c: Cursor) -> Result<Vec<Stmt>, AsmError> {
     // Labels: `name:` (possibly followed by an instruction).
     while let (Some(Tok::Ident(name)), Some(Tok::Punct(":"))) = (c.peek(), c.peek_at(1)) {
         out.push(Stmt::Label(name.clone()));
-        c.next();
-        c.next();
+        c.advance();
+        c.advance();
     }
     if c.at_end() {
         return Ok(out);
@@ -167,12 +164,12 @@ fn statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
     match c.peek() {
         Some(Tok::Ident(word)) => {
             let word = word.clone();
-            c.next();
+            c.advance();
             keyword_statement(c, &word)
         }
         Some(Tok::Reg { .. }) => reg_statement(c),
         Some(Tok::Punct("*")) => {
-            c.next();
+            c.advance();
             store(c)
         }
         _ => Err(c.expected("an instruction")),
@@ -207,7 +204,7 @@ fn keyword_statement(c: &mut Cursor, word: &str) -> Result<Stmt, AsmError> {
             }
             let (dst, off) = mem(c)?;
             let col = c.col();
-            let op = match c.next() {
+            let op = match c.advance() {
                 Some(Tok::Punct("+=")) => AtomicOp::Add { fetch: false },
                 Some(Tok::Punct("|=")) => AtomicOp::Or { fetch: false },
                 Some(Tok::Punct("&=")) => AtomicOp::And { fetch: false },
@@ -275,7 +272,7 @@ fn call(c: &mut Cursor) -> Result<Stmt, AsmError> {
 fn cond_jump(c: &mut Cursor) -> Result<Stmt, AsmError> {
     let (dst, wide) = c.reg_any()?;
     let col = c.col();
-    let cond = match c.next() {
+    let cond = match c.advance() {
         Some(Tok::Punct(p)) => match *p {
             "==" => Cond::Eq,
             "!=" => Cond::Ne,
@@ -372,9 +369,15 @@ fn reg_statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
     let (dst, wide) = c.reg_any()?;
     let width = width_of(wide);
     let col = c.col();
-    let op = match c.next() {
+    let op = match c.advance() {
         Some(Tok::Punct(p)) => *p,
-        _ => return Err(AsmError::new(c.line, col, "expected `=` or an ALU operator like `+=`")),
+        _ => {
+            return Err(AsmError::new(
+                c.line,
+                col,
+                "expected `=` or an ALU operator like `+=`",
+            ));
+        }
     };
     if let Some(op) = alu_assign_op(op) {
         let src = if c.is_reg() {
@@ -408,15 +411,18 @@ fn reg_statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
             }))
         }
         Some(Tok::Punct("-")) if matches!(c.peek_at(1), Some(Tok::Reg { .. })) => {
-            c.next();
+            c.advance();
             let r = c.reg(wide)?;
             if r != dst {
-                return Err(c.error(format!("negation is in place: write {0} = -{0}", reg_name(dst, wide))));
+                return Err(c.error(format!(
+                    "negation is in place: write {0} = -{0}",
+                    reg_name(dst, wide)
+                )));
             }
             Ok(insn(Insn::Neg { width, dst }))
         }
         Some(Tok::Punct("(")) => {
-            c.next();
+            c.advance();
             let (size, signed) = ptr_type(c)?;
             c.punct(")")?;
             let bits = match (size, signed) {
@@ -434,7 +440,7 @@ fn reg_statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
             }))
         }
         Some(Tok::Punct("*")) => {
-            c.next();
+            c.advance();
             let (size, sign) = sized_ptr(c, false)?;
             if c.eat_ident("skb") {
                 return ld_skb(c, dst, size, sign);
@@ -450,7 +456,7 @@ fn reg_statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
         }
         Some(Tok::Ident(word)) => {
             let word = word.clone();
-            c.next();
+            c.advance();
             reg_assign_word(c, dst, wide, &word)
         }
         _ => {
@@ -458,7 +464,11 @@ fn reg_statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
             let (v, _) = c.signed_num()?;
             if c.eat_ident("ll") {
                 if !wide {
-                    return Err(AsmError::new(c.line, col, "LD_IMM64 needs a 64-bit register"));
+                    return Err(AsmError::new(
+                        c.line,
+                        col,
+                        "LD_IMM64 needs a 64-bit register",
+                    ));
                 }
                 if !(-(1i128 << 63)..(1i128 << 64)).contains(&v) {
                     return Err(AsmError::new(
@@ -574,7 +584,11 @@ fn reg_assign_word(c: &mut Cursor, dst: Reg, wide: bool, word: &str) -> Result<S
     }
     match word {
         "xchg_64" | "xchg32_32" | "cmpxchg_64" | "cmpxchg32_32" => {
-            let size = if word.ends_with("_64") { Size::DW } else { Size::W };
+            let size = if word.ends_with("_64") {
+                Size::DW
+            } else {
+                Size::W
+            };
             let cmp = word.starts_with("cmp");
             c.punct("(")?;
             let base = c.reg(true)?;
@@ -594,7 +608,11 @@ fn reg_assign_word(c: &mut Cursor, dst: Reg, wide: bool, word: &str) -> Result<S
             }
             Ok(insn(Insn::Atomic {
                 size,
-                op: if cmp { AtomicOp::Cmpxchg } else { AtomicOp::Xchg },
+                op: if cmp {
+                    AtomicOp::Cmpxchg
+                } else {
+                    AtomicOp::Xchg
+                },
                 dst: base,
                 src,
                 off,

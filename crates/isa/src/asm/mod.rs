@@ -136,9 +136,12 @@ pub fn assemble(text: &str, dialect: Dialect) -> Result<Vec<Insn>, AsmError> {
     assemble_sections(text, dialect)?.into_program_insns()
 }
 
+/// An instruction awaiting label resolution: (line, pc, insn, target and its column).
+type PendingInsn = (usize, usize, Insn, Option<(Target, usize)>);
+
 struct PendingSection {
     name: String,
-    stmts: Vec<(usize, usize, Insn, Option<(Target, usize)>)>, // (line, pc, insn, target)
+    stmts: Vec<PendingInsn>,
     labels: Vec<(String, usize)>,
     globals: Vec<String>,
     pc: usize,
@@ -237,9 +240,18 @@ fn directive(line: &str, line_no: usize) -> Result<Option<Stmt>, AsmError> {
     let col = line.len() - line.trim_start().len() + 1;
     let rest = rest.trim();
     let first_arg = || -> Result<String, AsmError> {
-        let a = rest.split(',').next().unwrap_or("").trim().trim_matches('"');
+        let a = rest
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
         if a.is_empty() {
-            Err(AsmError::new(line_no, col, format!("`{word}` needs a name")))
+            Err(AsmError::new(
+                line_no,
+                col,
+                format!("`{word}` needs a name"),
+            ))
         } else {
             Ok(a.to_string())
         }
@@ -339,7 +351,10 @@ fn resolve(s: PendingSection) -> Result<Section, AsmError> {
                         .iter()
                         .filter(|st| st.2 == Insn::Exit)
                         .map(|st| st.1);
-                    let next = exits.clone().find(|t| t > pc).or_else(|| exits.last());
+                    let next = exits
+                        .clone()
+                        .find(|t| t > pc)
+                        .or_else(|| exits.clone().next_back());
                     match next {
                         Some(t) => t as i64 - (*pc as i64 + 1),
                         None => return Err(err("undefined label `exit`".to_string())),
@@ -366,7 +381,10 @@ fn resolve(s: PendingSection) -> Result<Section, AsmError> {
         let fixed = insn.with_branch_offset(rel).ok_or_else(|| {
             err(format!(
                 "jump offset {rel} does not fit the instruction's {} field{}",
-                if matches!(insn, Insn::Ja { .. } | Insn::Jmp { .. } | Insn::MayGoto { .. }) {
+                if matches!(
+                    insn,
+                    Insn::Ja { .. } | Insn::Jmp { .. } | Insn::MayGoto { .. }
+                ) {
                     "16-bit offset"
                 } else {
                     "32-bit immediate"

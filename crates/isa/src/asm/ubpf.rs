@@ -54,7 +54,9 @@ pub const SIZE_SUFFIXES: [(&str, Size); 4] = [
 ];
 
 /// Atomic operation words after `lock` (and `fetch`).
-pub const ATOMIC_WORDS: [(&str, fn(bool) -> AtomicOp); 4] = [
+type AtomicCtor = fn(bool) -> AtomicOp;
+
+pub const ATOMIC_WORDS: [(&str, AtomicCtor); 4] = [
     ("add", |fetch| AtomicOp::Add { fetch }),
     ("or", |fetch| AtomicOp::Or { fetch }),
     ("and", |fetch| AtomicOp::And { fetch }),
@@ -77,10 +79,7 @@ fn lookup<T: Copy>(table: &[(&str, T)], key: &str) -> Option<T> {
 }
 
 fn insn(insn: Insn) -> Stmt {
-    Stmt::Insn {
-        insn,
-        target: None,
-    }
+    Stmt::Insn { insn, target: None }
 }
 
 fn reg(c: &mut Cursor) -> Result<Reg, AsmError> {
@@ -89,7 +88,9 @@ fn reg(c: &mut Cursor) -> Result<Reg, AsmError> {
 
 fn comma(c: &mut Cursor, mnemonic: &str) -> Result<(), AsmError> {
     if c.at_end() {
-        return Err(c.error(format!("invalid number of operands for {mnemonic}: expected more")));
+        return Err(c.error(format!(
+            "invalid number of operands for {mnemonic}: expected more"
+        )));
     }
     c.punct(",")
 }
@@ -119,7 +120,7 @@ fn target(c: &mut Cursor) -> Result<(Target, usize), AsmError> {
     }
     match c.peek() {
         Some(Tok::Ident(n)) => {
-            c.next();
+            c.advance();
             Ok((Target::Label(n.clone()), col))
         }
         _ => Err(c.expected("a jump target (+N, -N or a label)")),
@@ -130,8 +131,8 @@ pub fn parse_line(mut c: Cursor) -> Result<Vec<Stmt>, AsmError> {
     let mut out = Vec::new();
     while let (Some(Tok::Ident(name)), Some(Tok::Punct(":"))) = (c.peek(), c.peek_at(1)) {
         out.push(Stmt::Label(name.clone()));
-        c.next();
-        c.next();
+        c.advance();
+        c.advance();
     }
     if c.at_end() {
         return Ok(out);
@@ -139,9 +140,8 @@ pub fn parse_line(mut c: Cursor) -> Result<Vec<Stmt>, AsmError> {
     let col = c.col();
     let m = c.ident("a mnemonic")?.to_string();
     out.push(
-        statement(&mut c, &m)?.ok_or_else(|| {
-            AsmError::new(c.line, col, format!("unknown mnemonic `{m}`"))
-        })?,
+        statement(&mut c, &m)?
+            .ok_or_else(|| AsmError::new(c.line, col, format!("unknown mnemonic `{m}`")))?,
     );
     c.end()?;
     Ok(out)
@@ -387,7 +387,9 @@ fn lock(c: &mut Cursor) -> Result<Stmt, AsmError> {
         return Err(AsmError::new(
             c.line,
             col,
-            format!("unknown atomic operation `{word}`: expected add, or, and, xor (optionally after fetch), xchg or cmpxchg"),
+            format!(
+                "unknown atomic operation `{word}`: expected add, or, and, xor (optionally after fetch), xchg or cmpxchg"
+            ),
         ));
     };
     let (dst, off) = mem(c)?;
@@ -417,7 +419,7 @@ fn lddw(c: &mut Cursor) -> Result<Stmt, AsmError> {
                 // a symbol: relocated
                 let col = c.col();
                 let name = word.clone();
-                c.next();
+                c.advance();
                 let t = match c.addend()? {
                     Some(addend) => Target::Symbol { name, addend },
                     None => Target::Label(name),
@@ -428,7 +430,7 @@ fn lddw(c: &mut Cursor) -> Result<Stmt, AsmError> {
                 });
             }
         };
-        c.next();
+        c.advance();
         let (imm, next_imm, tgt) = super::llvm::pseudo_args(c, kind)?;
         return Ok(Stmt::Insn {
             insn: Insn::LdImm64 {
