@@ -18,6 +18,22 @@ impl CliError {
         }
     }
 
+    /// The program ran and failed (exit code 1).
+    pub fn failed(path: &Path, msg: impl Into<String>) -> CliError {
+        CliError {
+            msg: format!("{}: {}", path.display(), msg.into()),
+            code: 1,
+        }
+    }
+
+    /// Bad arguments.
+    pub fn usage(msg: impl Into<String>) -> CliError {
+        CliError {
+            msg: msg.into(),
+            code: 2,
+        }
+    }
+
     pub fn io(path: &Path, e: &std::io::Error) -> CliError {
         CliError::input(path, e.to_string())
     }

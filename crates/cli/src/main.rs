@@ -32,6 +32,15 @@ enum Command {
     #[command(after_help = "Example:\n  bpfvet disasm prog.o\n  \
                             bpfvet disasm --raw --dialect ubpf prog.bin")]
     Disasm(commands::disasm::DisasmArgs),
+    /// Run a program on the interpreter (R1 = input memory, R2 = its length); prints R0
+    #[command(
+        after_help = "Example:\n  bpfvet run --dialect ubpf prog.asm --mem 'aa bb 11 22'\n  \
+                            bpfvet run prog.bin --raw --mem-file input.bin --repeat 100000"
+    )]
+    Run(commands::run::RunArgs),
+    /// Run the BPF conformance suite's .data files on the interpreter
+    #[command(after_help = "Example:\n  bpfvet conformance ../shared/conformance/tests")]
+    Conformance(commands::conformance::ConformanceArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +48,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Asm(a) => commands::asm::run(&a),
         Command::Disasm(a) => commands::disasm::run(&a),
+        Command::Run(a) => commands::run::run(&a),
+        Command::Conformance(a) => commands::conformance::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

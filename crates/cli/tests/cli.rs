@@ -138,3 +138,76 @@ fn elf_fixture_disassembles_with_symbols() {
         assert!(text.contains(want), "missing {want}:\n{text}");
     }
 }
+
+#[test]
+fn run_prints_r0_and_json() {
+    let src = tmp("r.asm");
+    std::fs::write(&src, "ldxdw %r0, [%r1+2]\nexit\n").unwrap();
+    let s = src.to_str().unwrap();
+    let mem = "aa bb 11 22 33 44 55 66 77 88 cc dd";
+    let o = bpfvet(&["run", "--dialect", "ubpf", s, "--mem", mem]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "0x8877665544332211\n");
+    let o = bpfvet(&[
+        "run",
+        "--dialect",
+        "ubpf",
+        s,
+        "--mem",
+        mem,
+        "--json",
+        "--repeat",
+        "3",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("{\"retval\": 9833440827789222417, \"ns_per_run\": "),
+        "{out}"
+    );
+    let o = bpfvet(&["run", "--dialect", "ubpf", s, "--mem", mem, "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "{\"retval\": 9833440827789222417, \"ns_per_run\": null}\n"
+    );
+    let o = bpfvet(&[
+        "run",
+        "--dialect",
+        "ubpf",
+        s,
+        "--mem",
+        "aa bb",
+        "--repeat",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("insn 0: out-of-bounds read of 8 bytes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn conformance_suite_passes_on_the_interpreter() {
+    let Some(dir) = common::shared_conformance("tests") else {
+        return;
+    };
+    let o = bpfvet(&["conformance", dir.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(out.lines().last(), Some("313 passed, 0 failed"), "{out}");
+    // The negative case that states a wrong result must not produce it.
+    let neg = common::shared_conformance("negative").unwrap();
+    let o = bpfvet(&[
+        "conformance",
+        neg.join("incorrect_return_value_high_bits.data")
+            .to_str()
+            .unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("expected 0x8977665544332211, got 0x8877665544332211"),
+        "{out}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
 pub mod asm;
+pub mod conformance;
 pub mod disasm;
+pub mod run;

@@ -1,0 +1,70 @@
+//! `bpfvet conformance DIR...`: runs every `.data` file of the BPF conformance suite on the
+//! interpreter, prints a line per failing file and `N passed, M failed`.
+
+use std::path::{Path, PathBuf};
+
+use bpfvet_vm::{Vm, conformance_helpers};
+use clap::Args;
+
+use crate::conformance::{self, Case};
+use crate::error::CliError;
+
+#[derive(Args, Debug)]
+pub struct ConformanceArgs {
+    /// Directories (or single files) of .data files
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Why a case failed, or `None` if it passed.
+pub fn check(case: &Case) -> Option<String> {
+    let outcome = case.program().and_then(|p| {
+        let mut vm = Vm::new(&p).map_err(|e| e.to_string())?;
+        conformance_helpers(&mut vm);
+        let mut mem = case.mem.clone();
+        vm.run(&mut mem).map_err(|e| e.to_string())
+    });
+    match (&case.error, case.result, outcome) {
+        (Some(_), _, Err(_)) => None,
+        (Some(_), _, Ok(v)) => Some(format!("expected a failure, got {v:#x}")),
+        (None, Some(want), Ok(got)) if got == want => None,
+        (None, Some(want), Ok(got)) => Some(format!("expected {want:#x}, got {got:#x}")),
+        (None, _, Err(e)) => Some(e),
+        (None, None, Ok(_)) => Some("the file states neither a result nor an error".into()),
+    }
+}
+
+fn data_files(p: &Path) -> Result<Vec<PathBuf>, CliError> {
+    if p.is_file() {
+        return Ok(vec![p.to_path_buf()]);
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+        .map_err(|e| CliError::io(p, &e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("data"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+pub fn run(a: &ConformanceArgs) -> Result<u8, CliError> {
+    let (mut passed, mut failed) = (0, 0);
+    for dir in &a.paths {
+        for f in data_files(dir)? {
+            let text = std::fs::read_to_string(&f).map_err(|e| CliError::io(&f, &e))?;
+            let why = match conformance::parse(&text) {
+                Ok(case) => check(&case),
+                Err(e) => Some(format!("cannot parse: {e}")),
+            };
+            match why {
+                None => passed += 1,
+                Some(why) => {
+                    failed += 1;
+                    println!("FAIL {}: {why}", f.display());
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { 1 })
+}

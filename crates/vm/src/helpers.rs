@@ -1,0 +1,99 @@
+//! Helper functions: the table of helpers a program may `call` by id, the context a helper
+//! sees (its five arguments and checked access to the program's memory), and the helper set
+//! the BPF conformance suite expects.
+//!
+//! Calling convention (as in the kernel): R1–R5 hold the arguments, the result goes to R0.
+//! The kernel's calling convention lets a helper clobber R1–R5, and the verifier marks them
+//! unreadable after a call; the kernel's own interpreter leaves them untouched, and so does
+//! this VM: after a helper call R1–R5 still hold the arguments.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::memory::Memory;
+
+/// The error a helper returns to stop the run; the VM reports it with the pc and helper id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HelperError(pub String);
+
+impl fmt::Display for HelperError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HelperError {}
+
+impl From<String> for HelperError {
+    fn from(s: String) -> HelperError {
+        HelperError(s)
+    }
+}
+
+impl From<&str> for HelperError {
+    fn from(s: &str) -> HelperError {
+        HelperError(s.to_string())
+    }
+}
+
+/// What a helper sees: its arguments and the program's memory.
+pub struct HelperContext<'c, 'm> {
+    /// R1..=R5 at the call.
+    pub args: [u64; 5],
+    /// Slot address of the `call` instruction.
+    pub pc: usize,
+    pub(crate) mem: &'c mut Memory<'m>,
+}
+
+impl HelperContext<'_, '_> {
+    /// The `len` bytes at virtual address `addr`, which must lie inside one live region.
+    pub fn read(&self, addr: u64, len: usize) -> Result<&[u8], HelperError> {
+        self.mem
+            .read_bytes(addr, len)
+            .ok_or_else(|| HelperError(format!("cannot read {len} bytes at {addr:#x}")))
+    }
+
+    /// Copies `data` to virtual address `addr`, which must lie inside one live writable region.
+    pub fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), HelperError> {
+        let len = data.len();
+        let dst = self
+            .mem
+            .write_bytes(addr, len)
+            .ok_or_else(|| HelperError(format!("cannot write {len} bytes at {addr:#x}")))?;
+        dst.copy_from_slice(data);
+        Ok(())
+    }
+}
+
+/// A registered helper. Plain `fn([u64; 5]) -> Result<u64, HelperError>` helpers and closures
+/// are wrapped into this by [`Vm::register_helper`](crate::Vm::register_helper).
+pub type HelperFn = Box<dyn FnMut(&mut HelperContext<'_, '_>) -> Result<u64, HelperError>>;
+
+/// Helpers by id.
+#[derive(Default)]
+pub(crate) struct Helpers {
+    map: HashMap<u32, HelperFn>,
+}
+
+impl Helpers {
+    pub fn insert(&mut self, id: u32, f: HelperFn) {
+        self.map.insert(id, f);
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut HelperFn> {
+        self.map.get_mut(&id)
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.map.contains_key(&id)
+    }
+}
+
+/// The helper id the BPF conformance suite calls (`call 5`, `callx` with 5).
+pub const CONFORMANCE_HELPER_ID: u32 = 5;
+
+/// Registers the helpers the BPF conformance suite expects: helper 5 returns its first
+/// argument (R0 = R1).
+pub fn conformance_helpers(vm: &mut crate::Vm) {
+    vm.register_helper(CONFORMANCE_HELPER_ID, |args: [u64; 5]| Ok(args[0]));
+}

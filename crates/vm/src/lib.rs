@@ -1,0 +1,89 @@
+//! `bpfvet-vm`: a checked BPF interpreter with the Linux kernel's semantics (RFC 9669, v1–v4).
+//!
+//! A [`Vm`] pre-decodes a [`bpfvet_isa::Program`] into a compact array of specialised
+//! operations with resolved jump targets, then runs it over a register file and a set of
+//! memory regions. Registers hold virtual addresses (the stack of frame `n` at
+//! [`stack_base`]`(n)`, the input memory at [`INPUT_BASE`]); every load, store and atomic is
+//! checked against the live regions, and a violation stops the run with an error naming the
+//! instruction, the address, the access size and the nearest region. No `unsafe` code.
+//!
+//! What the VM does, in short:
+//! - ALU, jumps, loads (also sign-extending), stores and atomics as the kernel does them:
+//!   division by zero gives 0, modulo by zero leaves dst, `INT_MIN / -1` wraps, shift amounts
+//!   are masked, 32-bit results are zero-extended, atomics must be naturally aligned
+//!   (other accesses need not be, as on x86).
+//! - Helpers by id ([`Vm::register_helper`]): R1–R5 in, R0 out; R1–R5 are left unchanged
+//!   after the call, as the kernel's interpreter does (the verifier forbids reading them).
+//!   `callx reg` calls the helper whose id is in `reg`, as the conformance suite expects.
+//! - bpf-to-bpf calls: up to [`MAX_CALL_FRAMES`] frames, each with its own 512-byte stack;
+//!   R6–R9 are restored on return.
+//! - An instruction budget ([`RunOptions::budget`], default 10,000,000 executed
+//!   instructions; exceeding it stops the run with "instruction budget of N exhausted"). It is
+//!   charged at control transfers, so the error names exactly the first instruction beyond
+//!   the budget, but straight-line instructions after it (never a helper call) may already
+//!   have run.
+//! - `may_goto` falls through until it has done so [`RunOptions::may_goto_budget`] times in
+//!   a run (default 8,388,608 = 8 Mi, the kernel's `BPF_MAX_LOOPS`), then always jumps.
+//! - Not yet: LD_IMM64 pseudo sources (maps, BTF ids, function addresses), LD_ABS/LD_IND,
+//!   kfuncs and `addr_space_cast` decode but fail with a clear error when executed.
+//!
+//! ```
+//! use bpfvet_isa::{asm, Dialect, Program};
+//! use bpfvet_vm::Vm;
+//!
+//! // Sum the input bytes, then pass the sum through helper 5.
+//! let text = "
+//!     mov %r0, 0
+//! loop:
+//!     jeq %r2, 0, done
+//!     ldxb %r3, [%r1]
+//!     add %r0, %r3
+//!     add %r1, 1
+//!     sub %r2, 1
+//!     ja loop
+//! done:
+//!     mov %r1, %r0
+//!     call 5
+//!     exit
+//! ";
+//! let bytes = Program::from_insns(asm::assemble(text, Dialect::Ubpf).unwrap()).encode();
+//! let prog = Program::decode(&bytes).unwrap();
+//!
+//! let mut vm = Vm::new(&prog).unwrap();
+//! vm.register_helper(5, |args: [u64; 5]| Ok(args[0] * 10));
+//! let mut mem = vec![1u8, 2, 3];
+//! assert_eq!(vm.run(&mut mem).unwrap(), 60);
+//!
+//! // Out-of-bounds accesses are caught and explained.
+//! let bad = asm::assemble("ldxdw %r0, [%r1+8]\nexit", Dialect::Ubpf).unwrap();
+//! let mut vm = Vm::new(&Program::from_insns(bad)).unwrap();
+//! let err = vm.run(&mut [0u8; 12]).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "insn 0: out-of-bounds read of 8 bytes at 0x200000008: \
+//!      input region is 0x200000000..0x20000000c (12 bytes)"
+//! );
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod alu;
+mod error;
+mod exec;
+mod helpers;
+mod memory;
+mod predecode;
+mod vm;
+
+pub use error::{Access, RegionInfo, VmError};
+pub use helpers::{
+    CONFORMANCE_HELPER_ID, HelperContext, HelperError, HelperFn, conformance_helpers,
+};
+pub use memory::{
+    CONTEXT_BASE, INPUT_BASE, MAP_VALUE_BASE, MemRegion, PACKET_BASE, RegionKind, STACK_BASE,
+    STACK_FRAME_SPACING, STACK_SIZE, stack_base,
+};
+pub use vm::{DEFAULT_BUDGET, DEFAULT_MAY_GOTO_BUDGET, RunOptions, RunResult, Vm};
+
+/// Maximum number of call frames (the entry function counts as one), as in the kernel.
+pub const MAX_CALL_FRAMES: usize = 8;
