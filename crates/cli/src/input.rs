@@ -64,9 +64,7 @@ pub fn read_input(path: &Path, opts: InputOpts) -> Result<Input, CliError> {
     if opts.asm || (!opts.raw && is_asm_path(path)) {
         let text = String::from_utf8(bytes)
             .map_err(|_| CliError::input(path, "assembly text is not valid UTF-8"))?;
-        let assembly = asm::assemble_sections(&text, opts.dialect)
-            .map_err(|e| CliError::input(path, format!("line {e}")))?;
-        return from_assembly(path, &assembly);
+        return Ok(from_assembly(&assemble_checked(path, &text, opts.dialect)?));
     }
     if !opts.raw && is_elf(&bytes) {
         let obj = ElfObject::parse(&bytes).map_err(|e| CliError::input(path, e.msg))?;
@@ -86,16 +84,29 @@ pub fn read_input(path: &Path, opts: InputOpts) -> Result<Input, CliError> {
     })
 }
 
-fn from_assembly(path: &Path, a: &Assembly) -> Result<Input, CliError> {
+/// Assembles `text`: every section's jumps must land on its instructions, and there must be
+/// at least one instruction.
+pub fn assemble_checked(path: &Path, text: &str, dialect: Dialect) -> Result<Assembly, CliError> {
+    let a = asm::assemble_sections(text, dialect)
+        .map_err(|e| CliError::input(path, format!("line {e}")))?;
+    if a.sections.iter().all(|s| s.insns.is_empty()) {
+        return Err(CliError::input(path, "no instructions"));
+    }
+    for s in &a.sections {
+        Program::from_insns(s.insns.clone())
+            .check_targets()
+            .map_err(|e| CliError::input(path, format!("section {}: {e}", s.name)))?;
+    }
+    Ok(a)
+}
+
+fn from_assembly(a: &Assembly) -> Input {
     let mut units = Vec::new();
     for s in &a.sections {
         let program = Program::from_insns(s.insns.clone());
         if program.is_empty() {
             continue;
         }
-        program
-            .check_targets()
-            .map_err(|e| CliError::input(path, format!("section {}: {e}", s.name)))?;
         units.push(CodeUnit {
             section: s.name.clone(),
             labels: s.labels.iter().map(|(n, pc)| (*pc, n.clone())).collect(),
@@ -105,13 +116,10 @@ fn from_assembly(path: &Path, a: &Assembly) -> Result<Input, CliError> {
             program,
         });
     }
-    if units.is_empty() {
-        return Err(CliError::input(path, "no instructions"));
-    }
-    Ok(Input {
+    Input {
         kind: InputKind::Asm,
         units,
-    })
+    }
 }
 
 fn from_elf(path: &Path, obj: &ElfObject) -> Result<Input, CliError> {
@@ -128,23 +136,9 @@ fn from_elf(path: &Path, obj: &ElfObject) -> Result<Input, CliError> {
             .map(|r| ((r.offset / 8) as usize, r.symbol.clone()))
             .collect();
         // Jumps must land inside the section; calls with a relocation go elsewhere.
-        for (pc, insn) in program.iter() {
-            if relocs.contains_key(&pc) {
-                continue;
-            }
-            if let Some(off) = insn.branch_offset() {
-                let t = pc as i64 + 1 + off;
-                if t < 0 || program.index_of(t as usize).is_none() {
-                    return Err(CliError::input(
-                        path,
-                        format!(
-                            "section {}: insn {pc}: jump or call to {t} lands outside an instruction",
-                            sec.name
-                        ),
-                    ));
-                }
-            }
-        }
+        program
+            .check_targets_except(|pc| relocs.contains_key(&pc))
+            .map_err(|e| CliError::input(path, format!("section {}: {e}", sec.name)))?;
         units.push(CodeUnit {
             section: sec.name.clone(),
             labels: sec

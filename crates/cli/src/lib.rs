@@ -2,7 +2,6 @@
 //! one module per subcommand. `main.rs` only parses arguments and reports errors.
 
 pub mod commands;
-pub mod conformance;
 pub mod error;
 pub mod input;
 

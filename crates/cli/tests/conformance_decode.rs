@@ -4,7 +4,7 @@
 
 mod common;
 
-use bpfvet_cli::conformance;
+use bpfvet_isa::conformance;
 
 #[test]
 fn every_conformance_program_assembles_or_decodes() {

@@ -478,6 +478,19 @@ fn ubpf(insn: &Insn, n: Names) -> String {
     }
 }
 
+/// Local calls and `func(...)` references: their target is a function, which always gets a
+/// label (llvm has no offset syntax for them).
+fn names_function(insn: &Insn) -> bool {
+    matches!(
+        insn,
+        Insn::Call(CallKind::Local(_))
+            | Insn::LdImm64 {
+                kind: Imm64Kind::Func,
+                ..
+            }
+    )
+}
+
 /// Options for disassembling a whole program.
 #[derive(Clone, Debug, Default)]
 pub struct DisasmOptions {
@@ -509,15 +522,7 @@ pub fn disassemble(prog: &Program, dialect: Dialect, opts: &DisasmOptions) -> St
             continue;
         }
         let t = target as usize;
-        let is_call = matches!(
-            insn,
-            Insn::Call(CallKind::Local(_))
-                | Insn::LdImm64 {
-                    kind: Imm64Kind::Func,
-                    ..
-                }
-        );
-        if is_call {
+        if names_function(insn) {
             labels.entry(t).or_insert_with(|| format!("func_{t}"));
         } else if opts.jump_labels {
             labels.entry(t).or_insert_with(|| format!("LBB_{t}"));
@@ -530,15 +535,7 @@ pub fn disassemble(prog: &Program, dialect: Dialect, opts: &DisasmOptions) -> St
         }
         let target = insn.branch_offset().and_then(|off| {
             let t = pc as i64 + 1 + off;
-            let is_call = matches!(
-                insn,
-                Insn::Call(CallKind::Local(_))
-                    | Insn::LdImm64 {
-                        kind: Imm64Kind::Func,
-                        ..
-                    }
-            );
-            if is_call || opts.jump_labels {
+            if names_function(insn) || opts.jump_labels {
                 usize::try_from(t).ok().and_then(|t| labels.get(&t))
             } else {
                 None

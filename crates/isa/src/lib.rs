@@ -14,6 +14,7 @@
 //! ```
 
 pub mod asm;
+pub mod conformance;
 pub mod decode;
 pub mod disasm;
 pub mod encode;

@@ -6,85 +6,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use bpfvet_isa::conformance::{Case, parse};
 use bpfvet_isa::{Dialect, Program, asm};
 use bpfvet_vm::{Vm, conformance_helpers};
-
-/// One parsed `.data` file.
-#[derive(Default, Debug)]
-struct Case {
-    asm: Option<String>,
-    raw: Option<Vec<u8>>,
-    mem: Vec<u8>,
-    result: Option<u64>,
-    error: bool,
-}
-
-fn parse_hex_u64(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, s),
-    };
-    let v = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => body.parse::<u64>(),
-    }
-    .map_err(|e| format!("bad number {s:?}: {e}"))?;
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
-fn parse_bytes(text: &str) -> Result<Vec<u8>, String> {
-    text.split_whitespace()
-        .map(|b| u8::from_str_radix(b, 16).map_err(|e| format!("bad byte {b:?}: {e}")))
-        .collect()
-}
-
-/// `-- raw`: lines of hex bytes, or lines holding one instruction as a little-endian u64.
-fn parse_raw(lines: &[&str]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    for line in lines {
-        let t = line.trim();
-        if t.starts_with("0x") || t.starts_with("0X") {
-            out.extend(parse_hex_u64(t)?.to_le_bytes());
-        } else {
-            out.extend(parse_bytes(t)?);
-        }
-    }
-    Ok(out)
-}
-
-fn parse_case(text: &str) -> Result<Case, String> {
-    let mut case = Case::default();
-    let mut sections: Vec<(String, Vec<&str>)> = Vec::new();
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(name) = t.strip_prefix("-- ") {
-            sections.push((name.trim().to_string(), Vec::new()));
-            continue;
-        }
-        if t.starts_with('#') || t.is_empty() {
-            continue;
-        }
-        if let Some((_, body)) = sections.last_mut() {
-            body.push(line);
-        }
-    }
-    for (name, body) in sections {
-        match name.as_str() {
-            "asm" => case.asm = Some(body.join("\n")),
-            "raw" => case.raw = Some(parse_raw(&body)?),
-            "mem" => case.mem = parse_bytes(&body.join(" "))?,
-            "result" => {
-                let v = body.first().ok_or("empty -- result section")?;
-                case.result = Some(parse_hex_u64(v)?);
-            }
-            "error" => case.error = true,
-            // `-- c` (the C source) and `-- no register offset` are informational.
-            _ => {}
-        }
-    }
-    Ok(case)
-}
 
 /// Builds and runs one program; `Err` if it is refused or fails at run time.
 fn run_program(prog: Result<Program, String>, mem: &[u8]) -> Result<u64, String> {
@@ -120,14 +44,14 @@ fn programs(case: &Case) -> Vec<(&'static str, Result<Program, String>)> {
 /// Checks one file; `Err` describes the failure.
 fn check_file(path: &Path) -> Result<(), String> {
     let text = fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let case = parse_case(&text)?;
+    let case = parse(&text)?;
     let progs = programs(&case);
     if progs.is_empty() {
         return Err("no -- asm or -- raw section".into());
     }
     for (what, prog) in progs {
         let outcome = run_program(prog, &case.mem);
-        if case.error {
+        if case.error.is_some() {
             if let Ok(v) = outcome {
                 return Err(format!("{what}: expected an error, got {v:#x}"));
             }
@@ -194,7 +118,7 @@ fn negative_high_bits_result_is_not_produced() {
         println!("SKIP: {} not found", path.display());
         return;
     };
-    let case = parse_case(&text).unwrap();
+    let case = parse(&text).unwrap();
     let stated = case.result.unwrap();
     for (what, prog) in programs(&case) {
         let got = run_program(prog, &case.mem).unwrap();
@@ -204,17 +128,4 @@ fn negative_high_bits_result_is_not_produced() {
         );
         assert_eq!(got, 0x8877665544332211);
     }
-}
-
-#[test]
-fn parser_reads_raw_forms() {
-    let c = parse_case(
-        "# c\n-- raw\n0x5566778800000018\nb7 00 00 00 01 00 00 00\n-- mem\naa bb\n-- result\n0x2a\n",
-    )
-    .unwrap();
-    let raw = c.raw.unwrap();
-    assert_eq!(&raw[..8], &[0x18, 0, 0, 0, 0x88, 0x77, 0x66, 0x55]);
-    assert_eq!(&raw[8..], &[0xb7, 0, 0, 0, 1, 0, 0, 0]);
-    assert_eq!(c.mem, vec![0xaa, 0xbb]);
-    assert_eq!(c.result, Some(0x2a));
 }

@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 
 use crate::DialectArg;
 use crate::error::CliError;
+use crate::input::assemble_checked;
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum, PartialEq, Eq)]
 pub enum OutFormat {
@@ -35,17 +36,8 @@ pub fn run(a: &AsmArgs) -> Result<u8, CliError> {
     let text = std::fs::read(&a.file).map_err(|e| CliError::io(&a.file, &e))?;
     let text = String::from_utf8(text)
         .map_err(|_| CliError::input(&a.file, "assembly text is not valid UTF-8"))?;
-    let assembly = bpfvet_isa::asm::assemble_sections(&text, a.dialect.into())
-        .map_err(|e| CliError::input(&a.file, format!("line {e}")))?;
+    let assembly = assemble_checked(&a.file, &text, a.dialect.into())?;
     let n: usize = assembly.sections.iter().map(|s| s.insns.len()).sum();
-    if n == 0 {
-        return Err(CliError::input(&a.file, "no instructions"));
-    }
-    for s in &assembly.sections {
-        bpfvet_isa::Program::from_insns(s.insns.clone())
-            .check_targets()
-            .map_err(|e| CliError::input(&a.file, format!("section {}: {e}", s.name)))?;
-    }
     let bytes = match a.format {
         OutFormat::Raw => {
             let insns = assembly

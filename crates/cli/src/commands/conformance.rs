@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use bpfvet_vm::{Vm, conformance_helpers};
 use clap::Args;
 
-use crate::conformance::{self, Case};
 use crate::error::CliError;
+use bpfvet_isa::conformance::{self, Case};
 
 #[derive(Args, Debug)]
 pub struct ConformanceArgs {

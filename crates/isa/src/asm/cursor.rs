@@ -1,8 +1,8 @@
 //! A cursor over one line's tokens with the small parsers both dialects share: registers,
 //! immediates in range, signed offsets, and errors that say what was expected.
 
-use super::AsmError;
 use super::lexer::{Tok, Token};
+use super::{AsmError, Target};
 use crate::insn::Reg;
 
 pub struct Cursor<'a> {
@@ -182,6 +182,30 @@ impl<'a> Cursor<'a> {
             }
             _ => Err(self.expected("a number")),
         }
+    }
+
+    /// Leading `name:` labels of a line.
+    pub fn labels(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let (Some(Tok::Ident(name)), Some(Tok::Punct(":"))) = (self.peek(), self.peek_at(1)) {
+            out.push(name.clone());
+            self.pos += 2;
+        }
+        out
+    }
+
+    /// A jump target: `+N`, `-N`, `N` or a label; with the column it starts at.
+    pub fn target(&mut self) -> Result<(Target, usize), AsmError> {
+        let col = self.col();
+        if self.is_num() {
+            let (v, _) = self.signed_num()?;
+            return Ok((Target::Rel(v as i64), col));
+        }
+        if let Some(Tok::Ident(name)) = self.peek() {
+            self.pos += 1;
+            return Ok((Target::Label(name.clone()), col));
+        }
+        Err(self.expected("a jump target (`+N`, `-N` or a label)"))
     }
 
     /// An optional `+N` / `-N` after a symbol name.

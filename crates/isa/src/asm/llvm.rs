@@ -65,19 +65,6 @@ fn width_of(wide: bool) -> Width {
 }
 
 /// `+5`, `-3`, `5` or a label.
-fn target(c: &mut Cursor) -> Result<(Target, usize), AsmError> {
-    let col = c.col();
-    if c.is_num() {
-        let (v, _) = c.signed_num()?;
-        return Ok((Target::Rel(v as i64), col));
-    }
-    if let Some(Tok::Ident(name)) = c.peek() {
-        c.advance();
-        return Ok((Target::Label(name.clone()), col));
-    }
-    Err(c.expected("a jump target (`+N`, `-N` or a label)"))
-}
-
 /// `*(u32 *)` or `*(s8 *)`: returns the size and whether it is signed. The leading `*` has
 /// been consumed when `star` is false.
 fn sized_ptr(c: &mut Cursor, star: bool) -> Result<(Size, bool), AsmError> {
@@ -144,23 +131,8 @@ fn with_target(insn: Insn, t: (Target, usize)) -> Stmt {
     }
 }
 
-pub fn parse_line(mut c: Cursor) -> Result<Vec<Stmt>, AsmError> {
-    let mut out = Vec::new();
-    // Labels: `name:` (possibly followed by an instruction).
-    while let (Some(Tok::Ident(name)), Some(Tok::Punct(":"))) = (c.peek(), c.peek_at(1)) {
-        out.push(Stmt::Label(name.clone()));
-        c.advance();
-        c.advance();
-    }
-    if c.at_end() {
-        return Ok(out);
-    }
-    out.push(statement(&mut c)?);
-    c.end()?;
-    Ok(out)
-}
-
-fn statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
+/// One statement (after any labels): an instruction.
+pub fn statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
     match c.peek() {
         Some(Tok::Ident(word)) => {
             let word = word.clone();
@@ -180,15 +152,15 @@ fn keyword_statement(c: &mut Cursor, word: &str) -> Result<Stmt, AsmError> {
     match word {
         "exit" => Ok(insn(Insn::Exit)),
         "goto" | "ja" => {
-            let t = target(c)?;
+            let t = c.target()?;
             Ok(with_target(Insn::Ja { off: 0 }, t))
         }
         "gotol" => {
-            let t = target(c)?;
+            let t = c.target()?;
             Ok(with_target(Insn::Gotol { imm: 0 }, t))
         }
         "may_goto" => {
-            let t = target(c)?;
+            let t = c.target()?;
             Ok(with_target(Insn::MayGoto { off: 0 }, t))
         }
         "callx" => {
@@ -297,7 +269,7 @@ fn cond_jump(c: &mut Cursor) -> Result<Stmt, AsmError> {
     if !c.eat_ident("goto") {
         return Err(c.expected("`goto`"));
     }
-    let t = target(c)?;
+    let t = c.target()?;
     Ok(with_target(
         Insn::Jmp {
             width: width_of(wide),
@@ -529,7 +501,6 @@ fn ld_skb(c: &mut Cursor, dst: Reg, size: Size, sign: bool) -> Result<Stmt, AsmE
 }
 
 fn reg_assign_word(c: &mut Cursor, dst: Reg, wide: bool, word: &str) -> Result<Stmt, AsmError> {
-    let width = width_of(wide);
     let endian = |op, bits| -> Result<Stmt, AsmError> { Ok(insn(Insn::Endian { op, bits, dst })) };
     let swap = match word {
         "le16" => Some((EndianOp::ToLe, 16)),
@@ -674,7 +645,6 @@ fn reg_assign_word(c: &mut Cursor, dst: Reg, wide: bool, word: &str) -> Result<S
                 };
                 return Ok(with_target(Insn::ld_imm64(dst, 0), (t, col)));
             }
-            let _ = width;
             Err(AsmError::new(
                 c.line,
                 col.max(1),

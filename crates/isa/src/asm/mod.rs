@@ -176,11 +176,16 @@ pub fn assemble_sections(text: &str, dialect: Dialect) -> Result<Assembly, AsmEr
             Some(stmt) => vec![stmt],
             None => {
                 let toks = lexer::tokenize(&line, line_no)?;
-                let c = Cursor::new(&toks, line_no, &line);
-                match dialect {
-                    Dialect::Llvm => llvm::parse_line(c)?,
-                    Dialect::Ubpf => ubpf::parse_line(c)?,
+                let mut c = Cursor::new(&toks, line_no, &line);
+                let mut stmts: Vec<Stmt> = c.labels().into_iter().map(Stmt::Label).collect();
+                if !c.at_end() {
+                    stmts.push(match dialect {
+                        Dialect::Llvm => llvm::statement(&mut c)?,
+                        Dialect::Ubpf => ubpf::statement(&mut c)?,
+                    });
+                    c.end()?;
                 }
+                stmts
             }
         };
         for stmt in stmts {

@@ -112,42 +112,14 @@ fn mem(c: &mut Cursor) -> Result<(Reg, i16), AsmError> {
     Ok((r, off))
 }
 
-fn target(c: &mut Cursor) -> Result<(Target, usize), AsmError> {
-    let col = c.col();
-    if c.is_num() {
-        let (v, _) = c.signed_num()?;
-        return Ok((Target::Rel(v as i64), col));
-    }
-    match c.peek() {
-        Some(Tok::Ident(n)) => {
-            c.advance();
-            Ok((Target::Label(n.clone()), col))
-        }
-        _ => Err(c.expected("a jump target (+N, -N or a label)")),
-    }
-}
-
-pub fn parse_line(mut c: Cursor) -> Result<Vec<Stmt>, AsmError> {
-    let mut out = Vec::new();
-    while let (Some(Tok::Ident(name)), Some(Tok::Punct(":"))) = (c.peek(), c.peek_at(1)) {
-        out.push(Stmt::Label(name.clone()));
-        c.advance();
-        c.advance();
-    }
-    if c.at_end() {
-        return Ok(out);
-    }
+/// One statement (after any labels): a mnemonic and its operands.
+pub fn statement(c: &mut Cursor) -> Result<Stmt, AsmError> {
     let col = c.col();
     let m = c.ident("a mnemonic")?.to_string();
-    out.push(
-        statement(&mut c, &m)?
-            .ok_or_else(|| AsmError::new(c.line, col, format!("unknown mnemonic `{m}`")))?,
-    );
-    c.end()?;
-    Ok(out)
+    mnemonic(c, &m)?.ok_or_else(|| AsmError::new(c.line, col, format!("unknown mnemonic `{m}`")))
 }
 
-fn statement(c: &mut Cursor, m: &str) -> Result<Option<Stmt>, AsmError> {
+fn mnemonic(c: &mut Cursor, m: &str) -> Result<Option<Stmt>, AsmError> {
     let (base, width) = split_width(m);
     if let Some(op) = lookup(&ALU_MNEMONICS, base) {
         let dst = reg(c)?;
@@ -177,7 +149,7 @@ fn statement(c: &mut Cursor, m: &str) -> Result<Option<Stmt>, AsmError> {
             Src::Imm(c.imm32(ImmRange::Strict)?)
         };
         comma(c, m)?;
-        let t = target(c)?;
+        let t = c.target()?;
         return Ok(Some(Stmt::Insn {
             insn: Insn::Jmp {
                 width,
@@ -280,15 +252,15 @@ fn statement(c: &mut Cursor, m: &str) -> Result<Option<Stmt>, AsmError> {
         "exit" => insn(Insn::Exit),
         "ja" => Stmt::Insn {
             insn: Insn::Ja { off: 0 },
-            target: Some(target(c)?),
+            target: Some(c.target()?),
         },
         "ja32" | "gotol" => Stmt::Insn {
             insn: Insn::Gotol { imm: 0 },
-            target: Some(target(c)?),
+            target: Some(c.target()?),
         },
         "may_goto" => Stmt::Insn {
             insn: Insn::MayGoto { off: 0 },
-            target: Some(target(c)?),
+            target: Some(c.target()?),
         },
         "callx" => insn(Insn::Callx { reg: reg(c)? }),
         "call" => call(c)?,
@@ -336,7 +308,7 @@ fn call(c: &mut Cursor) -> Result<Stmt, AsmError> {
         return Ok(insn(Insn::Call(CallKind::Helper(id))));
     }
     if c.eat_ident("local") {
-        let t = target(c)?;
+        let t = c.target()?;
         return Ok(Stmt::Insn {
             insn: Insn::Call(CallKind::Local(0)),
             target: Some(t),

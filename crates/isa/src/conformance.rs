@@ -1,8 +1,9 @@
 //! The BPF conformance suite's `.data` format: sections introduced by `-- name` lines
 //! (`asm`, `raw`, `mem`, `result`, `error`, `c`, `no register offset`); `#` starts a comment.
 //! This module reads a case and produces its program bytes; running it is the VM's job.
+//! (Used by `bpfvet conformance` and by the VM's own conformance test.)
 
-use bpfvet_isa::{Dialect, Program, asm};
+use crate::{Dialect, Program, asm};
 
 /// One conformance case.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
