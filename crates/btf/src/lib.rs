@@ -1,0 +1,1 @@
+//! `bpfvet-btf`: BTF type information (placeholder; being built).

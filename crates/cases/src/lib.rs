@@ -1,0 +1,1 @@
+//! `bpfvet-cases`: data-driven verifier cases (placeholder; being built).

@@ -1,0 +1,1 @@
+//! `bpfvet-kernel`: the live kernel as an oracle (placeholder; being built).

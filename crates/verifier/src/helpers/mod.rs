@@ -1,0 +1,1 @@
+//! Helper function prototypes as data (placeholder; being built).

@@ -1,0 +1,1 @@
+//! Program types as data: context layout, allowed helpers, return ranges (placeholder; being built).

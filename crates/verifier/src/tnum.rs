@@ -1,0 +1,1 @@
+//! Tracked numbers: the known bits of a value (placeholder; being built).
