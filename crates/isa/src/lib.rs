@@ -23,6 +23,7 @@ pub mod insn;
 pub mod opcode;
 pub mod program;
 pub mod raw;
+pub mod uapi;
 
 pub use decode::{DecodeError, DecodeErrorKind, decode_one};
 pub use encode::encode_program;
