@@ -32,6 +32,9 @@ enum Command {
     #[command(after_help = "Example:\n  bpfvet disasm prog.o\n  \
                             bpfvet disasm --raw --dialect ubpf prog.bin")]
     Disasm(commands::disasm::DisasmArgs),
+    /// List an object's programs (type, attach target, size) and maps
+    #[command(after_help = "Example:\n  bpfvet inspect prog.o\n  bpfvet inspect prog.o --json")]
+    Inspect(commands::inspect::InspectArgs),
     /// Run a program on the interpreter (R1 = input memory, R2 = its length); prints R0
     #[command(
         after_help = "Example:\n  bpfvet run --dialect ubpf prog.asm --mem 'aa bb 11 22'\n  \
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Asm(a) => commands::asm::run(&a),
         Command::Disasm(a) => commands::disasm::run(&a),
+        Command::Inspect(a) => commands::inspect::run(&a),
         Command::Run(a) => commands::run::run(&a),
         Command::Conformance(a) => commands::conformance::run(&a),
     };

@@ -1,13 +1,27 @@
-//! `bpfvet-loader`: BPF ELF objects. Reads the code sections of an object (bytes, symbols,
-//! relocations) and writes relocatable objects from assembled sections.
+//! `bpfvet-loader`: BPF ELF objects, prepared as libbpf prepares them for the kernel. Reads an
+//! object's sections, symbols and relocations (`read`), finds its programs and their types from
+//! section names (`sections`), its maps (`maps`), links each program with the subprograms it
+//! calls and resolves map and global-data relocations (`link`, `object`); also writes
+//! relocatable objects from assembled sections (`write`).
 //!
 //! Bad input never panics: every malformed object gives a [`LoadError`] that says what is
 //! wrong and where.
 
+pub mod link;
+pub mod maps;
+pub mod object;
 mod read;
+pub mod sections;
+mod sections_table;
 mod write;
 
-pub use read::{CodeReloc, CodeSection, CodeSymbol, ElfObject, is_elf};
+pub use maps::MapDef;
+pub use object::{BpfObject, LoadOptions, ProgramInfo, license_is_gpl_compatible};
+pub use read::{
+    CodeReloc, CodeSection, CodeSymbol, ElfObject, ElfReloc, ElfSection, ElfSymbol, SectionKind,
+    SymbolKind, is_elf,
+};
+pub use sections::{SectionType, section_type};
 pub use write::write_relocatable;
 
 use std::fmt;

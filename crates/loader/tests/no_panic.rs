@@ -1,7 +1,7 @@
 //! Malformed ELF never panics: random bytes, and the committed fixtures with random bytes
 //! overwritten or truncated, give an object or an error.
 
-use bpfvet_loader::ElfObject;
+use bpfvet_loader::{BpfObject, ElfObject, LoadOptions};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -49,6 +49,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
+    fn random_bytes_load(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let mut b = b"\x7fELF\x02\x01\x01\x00".to_vec();
+        b.extend_from_slice(&bytes);
+        let _ = BpfObject::load(&b, &LoadOptions::default());
+    }
+
+    #[test]
     fn random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let _ = ElfObject::parse(&bytes);
         let mut b = b"\x7fELF\x02\x01\x01\x00".to_vec();
@@ -67,5 +74,19 @@ proptest! {
         let _ = ElfObject::parse(&b);
         let n = cut.index(b.len());
         let _ = ElfObject::parse(&b[..n]);
+    }
+
+    /// The whole load (programs, linking, maps, relocations) on every fixture with random
+    /// bytes overwritten: an object or an error.
+    #[test]
+    fn mutated_fixture_loads(which in 0usize..6,
+                             edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..24)) {
+        let name = ["maps_calls.o", "sections.o", "globals.o", "btf_maps.o", "legacy_maps.o", "core.o"][which];
+        let mut b = fixture(name);
+        for (i, v) in edits {
+            let i = i.index(b.len());
+            b[i] = v;
+        }
+        let _ = BpfObject::load(&b, &LoadOptions::default());
     }
 }

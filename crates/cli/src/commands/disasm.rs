@@ -50,7 +50,15 @@ pub fn render(input: &Input, dialect: Dialect, base: &DisasmOptions) -> String {
     data.sort();
     data.dedup();
     for d in data {
-        let _ = writeln!(out, "\t.section\t{d},\"aw\",@progbits");
+        // llvm-mc insists on the usual flags of the well-known section names.
+        let flags = if d == ".rodata" || d.starts_with(".rodata.") {
+            "\"a\",@progbits"
+        } else if d == ".bss" || d.starts_with(".bss.") {
+            "\"aw\",@nobits"
+        } else {
+            "\"aw\",@progbits"
+        };
+        let _ = writeln!(out, "\t.section\t{d},{flags}");
     }
     for unit in &input.units {
         if sectioned {

@@ -3,4 +3,5 @@
 pub mod asm;
 pub mod conformance;
 pub mod disasm;
+pub mod inspect;
 pub mod run;
