@@ -1,0 +1,92 @@
+//! What the verifier is told about a program besides its instructions: program type and
+//! attach type, the maps its LD_IMM64s refer to, the license, privilege, and log level.
+
+/// One map a program may refer to. Map references in the program (`BPF_PSEUDO_MAP_FD`,
+/// `BPF_PSEUDO_MAP_IDX` and their `_VALUE` forms) are indices into [`VerifyEnv::maps`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    pub name: String,
+    /// `bpf_map_type`.
+    pub map_type: u32,
+    pub key_size: u32,
+    pub value_size: u32,
+    pub max_entries: u32,
+    pub flags: u32,
+    /// The inner map's shape, for map-in-map types.
+    pub inner: Option<Box<MapInfo>>,
+    /// Frozen (read-only for user space): with `BPF_F_RDONLY_PROG` its contents are constants.
+    pub frozen: bool,
+    /// Initial contents of a global data map (for constant folding of frozen maps).
+    pub initial_value: Option<Vec<u8>>,
+}
+
+impl MapInfo {
+    pub fn new(map_type: u32, key_size: u32, value_size: u32, max_entries: u32) -> MapInfo {
+        MapInfo {
+            name: String::new(),
+            map_type,
+            key_size,
+            value_size,
+            max_entries,
+            flags: 0,
+            inner: None,
+            frozen: false,
+            initial_value: None,
+        }
+    }
+}
+
+/// Verifier limits (the kernel's constants by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Processed-instruction limit (`BPF_COMPLEXITY_LIMIT_INSNS`).
+    pub insns: u64,
+    /// Pending branch states (`BPF_COMPLEXITY_LIMIT_JMP_SEQ`).
+    pub jmp_seq: usize,
+    /// Stored states per instruction before pruning gives up storing more.
+    pub states: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            insns: 1_000_000,
+            jmp_seq: 8192,
+            states: 64,
+        }
+    }
+}
+
+/// Everything the verifier needs besides the instructions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyEnv {
+    /// `bpf_prog_type` (see `bpfvet_isa::uapi::PROG_TYPES`).
+    pub prog_type: u32,
+    pub expected_attach_type: Option<u32>,
+    pub maps: Vec<MapInfo>,
+    /// The license allows GPL-only helpers.
+    pub gpl_compatible: bool,
+    /// Loaded with CAP_BPF/CAP_SYS_ADMIN (root). Unprivileged rules are not modelled yet.
+    pub privileged: bool,
+    /// Sleepable program (`BPF_F_SLEEPABLE`).
+    pub sleepable: bool,
+    /// 0: no log; 1: the failing path; 2: every state.
+    pub log_level: u32,
+    pub limits: Limits,
+}
+
+impl VerifyEnv {
+    /// A privileged, GPL program of type `prog_type` with no maps.
+    pub fn new(prog_type: u32) -> VerifyEnv {
+        VerifyEnv {
+            prog_type,
+            expected_attach_type: None,
+            maps: Vec::new(),
+            gpl_compatible: true,
+            privileged: true,
+            sleepable: false,
+            log_level: 0,
+            limits: Limits::default(),
+        }
+    }
+}
