@@ -278,7 +278,8 @@ fn walk(
         prune[sp.start] = true;
     }
     // Explicit DFS stack of (pc, successors, next successor index).
-    let mut stack: Vec<(usize, Vec<(i64, bool)>, usize)> = Vec::new();
+    type Visit = (usize, Vec<(i64, bool)>, usize);
+    let mut stack: Vec<Visit> = Vec::new();
     state[0] = ON_STACK;
     stack.push((0, successors(code, 0), 0));
     while let Some(top) = stack.last_mut() {
