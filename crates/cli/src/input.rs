@@ -51,7 +51,8 @@ pub struct Input {
     pub units: Vec<CodeUnit>,
 }
 
-fn is_asm_path(path: &Path) -> bool {
+/// True for `.s`, `.S` and `.asm` files.
+pub fn is_asm_path(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("s" | "S" | "asm")

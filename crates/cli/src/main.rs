@@ -32,6 +32,11 @@ enum Command {
     #[command(after_help = "Example:\n  bpfvet disasm prog.o\n  \
                             bpfvet disasm --raw --dialect ubpf prog.bin")]
     Disasm(commands::disasm::DisasmArgs),
+    /// Verify programs as the kernel's verifier would (exit 1 if any is rejected)
+    #[command(after_help = "Example:\n  bpfvet verify prog.o\n  \
+                            bpfvet verify prog.o --prog xdp_main --log-level 1\n  \
+                            bpfvet verify prog.s --type xdp --json")]
+    Verify(commands::verify::VerifyArgs),
     /// List an object's programs (type, attach target, size) and maps
     #[command(after_help = "Example:\n  bpfvet inspect prog.o\n  bpfvet inspect prog.o --json")]
     Inspect(commands::inspect::InspectArgs),
@@ -52,6 +57,7 @@ fn main() -> ExitCode {
         Command::Asm(a) => commands::asm::run(&a),
         Command::Disasm(a) => commands::disasm::run(&a),
         Command::Inspect(a) => commands::inspect::run(&a),
+        Command::Verify(a) => commands::verify::run(&a),
         Command::Run(a) => commands::run::run(&a),
         Command::Conformance(a) => commands::conformance::run(&a),
     };

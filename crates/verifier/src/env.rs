@@ -12,8 +12,8 @@ pub struct MapInfo {
     pub value_size: u32,
     pub max_entries: u32,
     pub flags: u32,
-    /// The inner map's shape, for map-in-map types.
-    pub inner: Option<Box<MapInfo>>,
+    /// Index (in [`VerifyEnv::maps`]) of the inner map's template, for map-in-map types.
+    pub inner: Option<usize>,
     /// Frozen (read-only for user space): with `BPF_F_RDONLY_PROG` its contents are constants.
     pub frozen: bool,
     /// Initial contents of a global data map (for constant folding of frozen maps).

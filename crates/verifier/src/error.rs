@@ -60,6 +60,9 @@ pub struct VerifyError {
     pub errno: Errno,
     /// A plain sentence of our own saying what went wrong and why (beyond the kernel's text).
     pub explanation: Option<String>,
+    /// Lines the kernel logs just before the message (e.g. the region-specific line before
+    /// "R1 max value is outside of the allowed memory range").
+    pub detail: Vec<String>,
 }
 
 impl VerifyError {
@@ -69,6 +72,7 @@ impl VerifyError {
             message: message.into(),
             errno,
             explanation: None,
+            detail: Vec::new(),
         }
     }
 
@@ -80,6 +84,11 @@ impl VerifyError {
     /// A rejection for a malformed program at `insn` (EINVAL).
     pub fn invalid(insn: Option<usize>, message: impl Into<String>) -> VerifyError {
         VerifyError::new(insn, Errno::EINVAL, message)
+    }
+
+    pub fn with_detail(mut self, line: impl Into<String>) -> VerifyError {
+        self.detail.push(line.into());
+        self
     }
 
     pub fn with_explanation(mut self, text: impl Into<String>) -> VerifyError {

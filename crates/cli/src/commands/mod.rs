@@ -5,3 +5,4 @@ pub mod conformance;
 pub mod disasm;
 pub mod inspect;
 pub mod run;
+pub mod verify;

@@ -1,0 +1,271 @@
+//! The exploration loop (the kernel's `do_check`): walk the program depth first from the
+//! entry state, one instruction at a time, pushing the other outcome of every undecided branch
+//! on a stack of pending paths; at prune points, store checkpoints and end a path whose state
+//! is included in a fully explored checkpoint at the same instruction. Also enforces the
+//! complexity limits and detects infinite loops.
+
+use std::time::Instant;
+
+use crate::cfg::{self, Cfg};
+use crate::env::VerifyEnv;
+use crate::error::{Errno, VerifyError};
+use crate::log::Log;
+use crate::prog::{Code, Slot};
+use crate::prune::{self, Checkpoints};
+use crate::state::State;
+
+/// Figures the kernel prints in its last log line, plus our timing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub processed_insns: u64,
+    pub total_states: u64,
+    pub peak_states: u64,
+    pub max_states_per_insn: u64,
+    pub mark_read: u64,
+    pub time_us: u64,
+    /// Deepest stack used by the main program (bytes).
+    pub stack_depth: i64,
+}
+
+/// The verdict on a program.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub result: Result<(), VerifyError>,
+    pub log: String,
+    pub stats: Stats,
+}
+
+impl Outcome {
+    pub fn accepted(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// What an instruction does to control flow.
+pub enum Next {
+    /// Continue at this instruction.
+    Goto(usize),
+    /// Both outcomes possible: continue at `fall`, push `other` (with its own state).
+    Branch {
+        fall: usize,
+        other: usize,
+        other_state: Box<State>,
+    },
+    /// The path ended (exit from the main frame).
+    Done,
+}
+
+/// A path waiting to be explored.
+struct Pending {
+    state: State,
+    pc: usize,
+    from: usize,
+    parent: Option<usize>,
+    log_mark: usize,
+}
+
+/// The verifier of one program.
+pub struct Verifier<'a> {
+    pub code: &'a Code,
+    pub env: &'a VerifyEnv,
+    pub cfg: Cfg,
+    pub log: Log,
+    pub stats: Stats,
+    /// Deepest stack seen per subprogram.
+    pub stack_depth: Vec<i64>,
+    checkpoints: Checkpoints,
+    pending: Vec<Pending>,
+    jmps_processed: u64,
+    prev_jmps: u64,
+    prev_insns: u64,
+}
+
+/// Verifies a program.
+pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
+    let start = Instant::now();
+    let mut log = Log::new(env.log_level);
+    let cfg = match cfg::check(code, env) {
+        Ok(c) => c,
+        Err(e) => {
+            log.line(&e.message);
+            let stats = Stats::default();
+            log.stats_line(&stats);
+            return Outcome {
+                result: Err(e),
+                log: log.finish(),
+                stats,
+            };
+        }
+    };
+    if env.log_level >= 2 {
+        for (i, sp) in cfg.subprogs.iter().enumerate() {
+            log.line(&format!("func#{i} @{}", sp.start));
+        }
+    }
+    let nsub = cfg.subprogs.len();
+    let mut v = Verifier {
+        code,
+        env,
+        cfg,
+        log,
+        stats: Stats::default(),
+        stack_depth: vec![0; nsub],
+        checkpoints: Checkpoints::new(code.len()),
+        pending: Vec::new(),
+        jmps_processed: 0,
+        prev_jmps: 0,
+        prev_insns: 0,
+    };
+    let mut result = v.run();
+    if result.is_ok() {
+        result = v.check_stack_depth();
+    }
+    if let Err(e) = &result {
+        v.log.error(&e.message);
+    } else {
+        v.log.success();
+    }
+    v.stats.time_us = start.elapsed().as_micros() as u64;
+    v.stats.stack_depth = v.stack_depth.first().copied().unwrap_or(0);
+    v.stats.total_states = v.checkpoints.total;
+    v.stats.peak_states = v.checkpoints.peak;
+    v.stats.max_states_per_insn = v.checkpoints.max_per_insn;
+    let stats = v.stats;
+    v.log.stats_line(&stats);
+    Outcome {
+        result,
+        log: v.log.finish(),
+        stats,
+    }
+}
+
+impl Verifier<'_> {
+    fn run(&mut self) -> Result<(), VerifyError> {
+        let mut state = State::entry();
+        let mut pc = 0usize;
+        let mut parent: Option<usize> = None;
+        let mut from: Option<usize> = None;
+        let env = self.env;
+        self.log.state_line(0, &state, &env.maps);
+        loop {
+            self.stats.processed_insns += 1;
+            if self.stats.processed_insns > self.env.limits.insns {
+                return Err(VerifyError::new(
+                    Some(pc),
+                    Errno::E2BIG,
+                    format!(
+                        "BPF program is too large. Processed {} insn",
+                        self.stats.processed_insns
+                    ),
+                ));
+            }
+            let mut path_done = false;
+            if self.cfg.prune_point[pc] {
+                match self.visit_prune_point(pc, &state, &mut parent)? {
+                    prune::Visit::Pruned => {
+                        self.log.safe(pc, from.take());
+                        path_done = true;
+                    }
+                    prune::Visit::Continue => {}
+                }
+            }
+            if !path_done {
+                from = None;
+                self.log.insn_line(pc, self.code, env);
+                match self.step(&mut state, pc)? {
+                    Next::Goto(n) => {
+                        if n != pc + 1 && !matches!(self.code.slots.get(pc + 1), Some(Slot::Second))
+                        {
+                            self.jmps_processed += 1;
+                        }
+                        pc = n;
+                        continue;
+                    }
+                    Next::Branch {
+                        fall,
+                        other,
+                        other_state,
+                    } => {
+                        self.jmps_processed += 1;
+                        if self.pending.len() >= self.env.limits.jmp_seq {
+                            return Err(VerifyError::new(
+                                Some(pc),
+                                Errno::E2BIG,
+                                format!(
+                                    "The sequence of {} jumps is too complex.",
+                                    self.pending.len()
+                                ),
+                            ));
+                        }
+                        self.checkpoints.add_branch(parent);
+                        self.pending.push(Pending {
+                            state: *other_state,
+                            pc: other,
+                            from: pc,
+                            parent,
+                            log_mark: self.log.mark(),
+                        });
+                        pc = fall;
+                        continue;
+                    }
+                    Next::Done => {}
+                }
+            }
+            // The path ended: close it and take the next pending one.
+            self.checkpoints.end_path(parent);
+            let Some(p) = self.pending.pop() else {
+                return Ok(());
+            };
+            self.log.rewind(p.log_mark);
+            state = p.state;
+            pc = p.pc;
+            parent = p.parent;
+            from = Some(p.from);
+            self.log.branch_start(p.from, pc, &state, &env.maps);
+        }
+    }
+
+    /// At a prune point: prune if an explored checkpoint covers `state`, detect infinite loops,
+    /// and maybe store a new checkpoint.
+    fn visit_prune_point(
+        &mut self,
+        pc: usize,
+        state: &State,
+        parent: &mut Option<usize>,
+    ) -> Result<prune::Visit, VerifyError> {
+        let add = self.jmps_processed - self.prev_jmps >= 2
+            && self.stats.processed_insns - self.prev_insns >= 8;
+        let v = self
+            .checkpoints
+            .visit(pc, state, *parent, add, self.cfg.loop_head[pc]);
+        match v {
+            prune::Outcome::Pruned => Ok(prune::Visit::Pruned),
+            prune::Outcome::InfiniteLoop => Err(VerifyError::invalid(
+                Some(pc),
+                format!("infinite loop detected at insn {pc}"),
+            )),
+            prune::Outcome::Added(id) => {
+                *parent = Some(id);
+                self.prev_jmps = self.jmps_processed;
+                self.prev_insns = self.stats.processed_insns;
+                Ok(prune::Visit::Continue)
+            }
+            prune::Outcome::Miss => Ok(prune::Visit::Continue),
+        }
+    }
+
+    /// Records the stack depth used by the current frame.
+    pub fn note_stack_depth(&mut self, state: &State) {
+        let f = state.cur();
+        let d = f.stack.allocated();
+        let sp = f.subprog;
+        if d > self.stack_depth[sp] {
+            self.stack_depth[sp] = d;
+        }
+    }
+
+    /// The combined stack depth along static call chains (`check_max_stack_depth`).
+    fn check_stack_depth(&self) -> Result<(), VerifyError> {
+        crate::calls::check_max_stack_depth(self)
+    }
+}

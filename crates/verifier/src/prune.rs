@@ -1,0 +1,321 @@
+//! State pruning. At prune points the verifier stores checkpoints (copies of the state). A
+//! checkpoint is finished when every path that went through it has ended; a new state at the
+//! same instruction that is *included* in a finished checkpoint (every concrete state it
+//! describes is described by the checkpoint) is safe, since everything reachable from the
+//! checkpoint was proven safe. A state exactly equal to an unfinished checkpoint on its own
+//! path is an infinite loop.
+//!
+//! Inclusion treats every scalar as precise and every register and slot as live (no liveness
+//! or precision tracking yet): sound, and more states are explored than the kernel explores.
+
+use std::collections::HashMap;
+
+use crate::reg::{RegState, RegType};
+use crate::stack::ByteKind;
+use crate::state::{Frame, State};
+use crate::tnum::Tnum;
+
+/// What to do at a prune point.
+pub enum Visit {
+    Pruned,
+    Continue,
+}
+
+/// Result of looking up checkpoints.
+pub enum Outcome {
+    Pruned,
+    InfiniteLoop,
+    Added(usize),
+    Miss,
+}
+
+struct Checkpoint {
+    state: State,
+    parent: Option<usize>,
+    /// Live paths and unfinished child checkpoints below this one.
+    branches: u32,
+    hits: u32,
+    misses: u32,
+}
+
+/// Every checkpoint, by instruction.
+pub struct Checkpoints {
+    arena: Vec<Option<Checkpoint>>,
+    at: Vec<Vec<usize>>,
+    pub total: u64,
+    pub peak: u64,
+    live: u64,
+    pub max_per_insn: u64,
+}
+
+/// Checkpoints kept per instruction at most (older, useless ones are evicted first).
+const MAX_PER_INSN: usize = 64;
+
+impl Checkpoints {
+    pub fn new(n: usize) -> Checkpoints {
+        Checkpoints {
+            arena: Vec::new(),
+            at: vec![Vec::new(); n],
+            total: 0,
+            peak: 0,
+            live: 0,
+            max_per_insn: 0,
+        }
+    }
+
+    /// A path is pushed below `parent`.
+    pub fn add_branch(&mut self, parent: Option<usize>) {
+        if let Some(p) = parent
+            && let Some(c) = self.arena[p].as_mut()
+        {
+            c.branches += 1;
+        }
+    }
+
+    /// A path below `parent` ended.
+    pub fn end_path(&mut self, parent: Option<usize>) {
+        let mut p = parent;
+        while let Some(i) = p {
+            let Some(c) = self.arena[i].as_mut() else {
+                break;
+            };
+            c.branches = c.branches.saturating_sub(1);
+            if c.branches > 0 {
+                break;
+            }
+            p = c.parent;
+        }
+    }
+
+    /// Looks `state` up among the checkpoints at `pc`; adds one if `add`.
+    pub fn visit(
+        &mut self,
+        pc: usize,
+        state: &State,
+        parent: Option<usize>,
+        add: bool,
+        loop_head: bool,
+    ) -> Outcome {
+        let list = &self.at[pc];
+        self.max_per_insn = self.max_per_insn.max(list.len() as u64);
+        let mut hit = None;
+        for &id in list {
+            let Some(c) = self.arena[id].as_ref() else {
+                continue;
+            };
+            if c.branches > 0 {
+                if same_state(&c.state, state) {
+                    return Outcome::InfiniteLoop;
+                }
+                continue;
+            }
+            if includes(&c.state, state) {
+                hit = Some(id);
+                break;
+            }
+        }
+        if let Some(id) = hit {
+            if let Some(c) = self.arena[id].as_mut() {
+                c.hits += 1;
+            }
+            return Outcome::Pruned;
+        }
+        for &id in &self.at[pc] {
+            if let Some(c) = self.arena[id].as_mut() {
+                c.misses += 1;
+            }
+        }
+        if !add && !loop_head {
+            return Outcome::Miss;
+        }
+        // Evict finished checkpoints that keep missing (the kernel's heuristic), then cap.
+        let arena = &mut self.arena;
+        let mut evicted = 0u64;
+        self.at[pc].retain(|&id| {
+            let keep = match arena[id].as_ref() {
+                Some(c) => c.branches > 0 || c.misses <= c.hits * 3 + 3,
+                None => false,
+            };
+            if !keep && arena[id].as_ref().is_some_and(|c| c.branches == 0) {
+                arena[id] = None;
+                evicted += 1;
+            }
+            keep
+        });
+        self.live -= evicted;
+        if self.at[pc].len() >= MAX_PER_INSN {
+            return Outcome::Miss;
+        }
+        let id = self.arena.len();
+        self.arena.push(Some(Checkpoint {
+            state: state.clone(),
+            parent,
+            branches: 1,
+            hits: 0,
+            misses: 0,
+        }));
+        self.at[pc].push(id);
+        self.total += 1;
+        self.live += 1;
+        self.peak = self.peak.max(self.live);
+        Outcome::Added(id)
+    }
+}
+
+/// Exact equality of the parts that describe values (ids compared through a mapping).
+fn same_state(old: &State, cur: &State) -> bool {
+    old.frames.len() == cur.frames.len()
+        && old.refs.len() == cur.refs.len()
+        && old.may_goto_depth == cur.may_goto_depth
+        && old
+            .frames
+            .iter()
+            .zip(&cur.frames)
+            .all(|(a, b)| a.regs == b.regs && a.stack == b.stack && a.callsite == b.callsite)
+}
+
+/// Bijective id mapping between an old and a current state.
+#[derive(Default)]
+struct IdMap {
+    fwd: HashMap<u32, u32>,
+    back: HashMap<u32, u32>,
+}
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 && cur == 0 {
+            return true;
+        }
+        if old == 0 || cur == 0 {
+            return false;
+        }
+        match (self.fwd.get(&old), self.back.get(&cur)) {
+            (Some(&c), _) => c == cur,
+            (None, Some(_)) => false,
+            (None, None) => {
+                self.fwd.insert(old, cur);
+                self.back.insert(cur, old);
+                true
+            }
+        }
+    }
+}
+
+fn tnum_in(old: Tnum, cur: Tnum) -> bool {
+    // cur's known bits must be known in old with the same value, and cur's unknowns unknown.
+    if cur.mask & !old.mask != 0 {
+        return false;
+    }
+    (cur.value & !old.mask) == old.value
+}
+
+fn range_within(old: &RegState, cur: &RegState) -> bool {
+    let (o, c) = (&old.var, &cur.var);
+    o.smin <= c.smin
+        && o.smax >= c.smax
+        && o.umin <= c.umin
+        && o.umax >= c.umax
+        && o.s32_min <= c.s32_min
+        && o.s32_max >= c.s32_max
+        && o.u32_min <= c.u32_min
+        && o.u32_max >= c.u32_max
+        && tnum_in(o.var_off, c.var_off)
+}
+
+/// Every concrete value `cur` may hold, `old` may hold too.
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    if old.ty == RegType::NotInit {
+        return true;
+    }
+    if old.ty != cur.ty || old.flags != cur.flags {
+        return false;
+    }
+    match old.ty {
+        RegType::Scalar => range_within(old, cur) && ids.check(old.id, cur.id),
+        RegType::MapValue | RegType::MapKey | RegType::Mem => {
+            old.map == cur.map
+                && old.off == cur.off
+                && old.range == cur.range
+                && range_within(old, cur)
+                && ids.check(old.id, cur.id)
+                && ids.check(old.ref_obj_id, cur.ref_obj_id)
+        }
+        RegType::Packet | RegType::PacketMeta => {
+            old.off == cur.off
+                && old.range >= 0
+                && cur.range >= old.range
+                && range_within(old, cur)
+                && ids.check(old.id, cur.id)
+        }
+        RegType::Stack => old.off == cur.off && old.var == cur.var && old.frameno == cur.frameno,
+        _ => {
+            old.off == cur.off
+                && old.var == cur.var
+                && old.map == cur.map
+                && old.range == cur.range
+                && old.btf_id == cur.btf_id
+                && ids.check(old.id, cur.id)
+                && ids.check(old.ref_obj_id, cur.ref_obj_id)
+        }
+    }
+}
+
+fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap) -> bool {
+    for (spi, os) in old.stack.slots.iter().enumerate() {
+        let cs = cur.stack.slots.get(spi);
+        for b in 0..8 {
+            let ob = os.bytes[b];
+            // Uninitialised reads are allowed when privileged: `?` and `m` accept any byte
+            // (we also refuse a spilled pointer there, where the kernel accepts it).
+            if matches!(ob, ByteKind::Invalid | ByteKind::Misc) {
+                let ptr_spill =
+                    cs.is_some_and(|c| c.bytes[b] == ByteKind::Spill && c.spilled.is_pointer());
+                if ptr_spill {
+                    return false;
+                }
+                continue;
+            }
+            let Some(cs) = cs else {
+                return false;
+            };
+            let cb = cs.bytes[b];
+            if ob != cb {
+                return false;
+            }
+        }
+        if os.is_spill() {
+            let Some(cs) = cs else {
+                return false;
+            };
+            if !cs.is_spill() || !regsafe(&os.spilled, &cs.spilled, ids) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// `cur` is included in `old`.
+pub fn includes(old: &State, cur: &State) -> bool {
+    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+        return false;
+    }
+    let mut ids = IdMap::default();
+    for (o, c) in old.frames.iter().zip(&cur.frames) {
+        if o.callsite != c.callsite || o.callback_depth > c.callback_depth {
+            return false;
+        }
+        for (ro, rc) in o.regs.iter().zip(&c.regs) {
+            if !regsafe(ro, rc, &mut ids) {
+                return false;
+            }
+        }
+        if !stacksafe(o, c, &mut ids) {
+            return false;
+        }
+    }
+    old.refs
+        .iter()
+        .zip(&cur.refs)
+        .all(|(a, b)| ids.check(a.id, b.id))
+}
