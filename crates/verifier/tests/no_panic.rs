@@ -50,6 +50,7 @@ fn slot() -> impl Strategy<Value = RawInsn> {
         })
 }
 
+#[allow(clippy::needless_range_loop)]
 fn program() -> impl Strategy<Value = Vec<RawInsn>> {
     prop::collection::vec(slot(), 1..40).prop_map(|body| {
         // Initialise every register so most paths reach the checks beyond `!read_ok`.
