@@ -33,6 +33,8 @@ pub struct Outcome {
     pub result: Result<(), VerifyError>,
     pub log: String,
     pub stats: Stats,
+    /// Per slot: reached by the analysis (the kernel's `seen`; the rest is dead code).
+    pub seen: Vec<bool>,
 }
 
 impl Outcome {
@@ -73,6 +75,8 @@ pub struct Verifier<'a> {
     pub stats: Stats,
     /// Deepest stack seen per subprogram.
     pub stack_depth: Vec<i64>,
+    /// Slots the analysis reached.
+    pub seen: Vec<bool>,
     checkpoints: Checkpoints,
     pending: Vec<Pending>,
     jmps_processed: u64,
@@ -94,6 +98,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
                 result: Err(e),
                 log: log.finish(),
                 stats,
+                seen: vec![false; code.len()],
             };
         }
     };
@@ -110,6 +115,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         log,
         stats: Stats::default(),
         stack_depth: vec![0; nsub],
+        seen: vec![false; code.len()],
         checkpoints: Checkpoints::new(code.len()),
         pending: Vec::new(),
         jmps_processed: 0,
@@ -136,6 +142,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         result,
         log: v.log.finish(),
         stats,
+        seen: v.seen,
     }
 }
 

@@ -54,6 +54,7 @@ impl Verifier<'_> {
 
     /// Executes the instruction at `pc` on `st`.
     pub fn step(&mut self, st: &mut State, pc: usize) -> Result<Next, VerifyError> {
+        self.seen[pc] = true;
         let insn = match &self.code.slots[pc] {
             Slot::Insn(i) => *i,
             Slot::Bad(b) => return Err(VerifyError::invalid(Some(pc), b.message.clone())),
