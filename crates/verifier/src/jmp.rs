@@ -135,6 +135,19 @@ fn mark_ptr_or_null(st: &mut State, id: u32, is_null: bool, maps: &[crate::env::
     }
 }
 
+/// Every scalar sharing `id` (a copy of the same value) gets the refined value `v`
+/// (`sync_linked_regs`).
+fn link_bounds(st: &mut State, id: u32, v: crate::scalar::Scalar) {
+    if id == 0 {
+        return;
+    }
+    st.for_each_reg(|r| {
+        if r.is_scalar() && r.id == id {
+            r.var = v;
+        }
+    });
+}
+
 /// `find_good_pkt_pointers`.
 fn good_pkt_pointers(st: &mut State, dst: &RegState, open: bool) {
     if dst.off < 0 || (dst.off == 0 && open) {
@@ -216,8 +229,10 @@ impl Verifier<'_> {
                 match v {
                     Some((x, y)) => {
                         s.reg_mut(dst.index()).var = x;
+                        link_bounds(s, a.id, x);
                         if let Src::Reg(r) = src {
                             s.reg_mut(r.index()).var = y;
+                            link_bounds(s, b.id, y);
                         }
                         true
                     }

@@ -179,9 +179,29 @@ fn same_state(old: &State, cur: &State) -> bool {
 struct IdMap {
     fwd: HashMap<u32, u32>,
     back: HashMap<u32, u32>,
+    tmp: u32,
 }
 
 impl IdMap {
+    /// Scalar ids: an unshared scalar (id 0) behaves as a fresh id of its own
+    /// (`check_scalar_ids`).
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 && cur == 0 {
+            return true;
+        }
+        let fresh = |id: u32, tmp: &mut u32| {
+            if id == 0 {
+                *tmp += 1;
+                0x8000_0000 | *tmp
+            } else {
+                id
+            }
+        };
+        let o = fresh(old, &mut self.tmp);
+        let c = fresh(cur, &mut self.tmp);
+        self.check(o, c)
+    }
+
     fn check(&mut self, old: u32, cur: u32) -> bool {
         if old == 0 && cur == 0 {
             return true;
@@ -231,7 +251,7 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
         return false;
     }
     match old.ty {
-        RegType::Scalar => range_within(old, cur) && ids.check(old.id, cur.id),
+        RegType::Scalar => range_within(old, cur) && ids.check_scalar(old.id, cur.id),
         RegType::MapValue | RegType::MapKey | RegType::Mem => {
             old.map == cur.map
                 && old.off == cur.off
