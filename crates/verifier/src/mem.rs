@@ -465,9 +465,10 @@ impl Verifier<'_> {
                 ),
             )
             .with_explanation(format!(
-                "the offset added to R{regno} may be negative (its smallest value is {}): bound it \
-                 below with an unsigned comparison or a check against 0",
-                v.smin
+                "the variable offset of R{regno} may be negative (its smallest value is {}); {}. \
+                 Bound it below with an unsigned comparison or a check against 0",
+                v.smin,
+                self.origin(reg, regno)
             )));
         }
         if let Err(line) = region_line(reg, regno, v.smin + off, size, limit) {
@@ -475,7 +476,12 @@ impl Verifier<'_> {
                 pc,
                 format!("R{regno} min value is outside of the allowed memory range"),
             )
-            .with_detail(line));
+            .with_detail(line)
+            .with_explanation(format!(
+                "the access starts {} bytes into memory of {limit} bytes and reads or writes \
+                 {size} bytes, which does not fit",
+                v.smin + off
+            )));
         }
         if v.umax >= MAX_VAR_OFF as u64 {
             return Err(VerifyError::access(
@@ -485,8 +491,10 @@ impl Verifier<'_> {
                 ),
             )
             .with_explanation(format!(
-                "the offset added to R{regno} has no useful upper bound: compare it with the size \
-                 of the memory before the access"
+                "the variable offset of R{regno} has no useful upper bound (it may be as large \
+                 as {}); {}. Compare it with the size of the memory before the access",
+                v.umax,
+                self.origin(reg, regno)
             )));
         }
         if let Err(line) = region_line(reg, regno, v.umax as i64 + off, size, limit) {
@@ -497,8 +505,9 @@ impl Verifier<'_> {
             .with_detail(line)
             .with_explanation(format!(
                 "R{regno} may point up to {} bytes past its start, and {size} bytes are accessed \
-                 there, but only {limit} bytes are valid",
-                v.umax as i64 + off
+                 there, but only {limit} bytes are valid; {}",
+                v.umax as i64 + off,
+                self.origin(reg, regno)
             )));
         }
         Ok(())

@@ -75,7 +75,7 @@ pub struct RegFlags {
 }
 
 /// One register.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct RegState {
     pub ty: RegType,
     pub flags: RegFlags,
@@ -98,7 +98,28 @@ pub struct RegState {
     pub precise: bool,
     /// BTF type id of a typed kernel pointer (`ptr_`).
     pub btf_id: u32,
+    /// Where the value came from: 1 + the instruction that last wrote it (0: program entry).
+    /// Used only to explain rejections; ignored by comparisons.
+    pub def_pc: u32,
 }
+
+impl PartialEq for RegState {
+    fn eq(&self, o: &RegState) -> bool {
+        self.ty == o.ty
+            && self.flags == o.flags
+            && self.off == o.off
+            && self.var == o.var
+            && self.id == o.id
+            && self.ref_obj_id == o.ref_obj_id
+            && self.map == o.map
+            && self.range == o.range
+            && self.frameno == o.frameno
+            && self.precise == o.precise
+            && self.btf_id == o.btf_id
+    }
+}
+
+impl Eq for RegState {}
 
 impl RegState {
     /// A register never written.
@@ -115,6 +136,7 @@ impl RegState {
             frameno: 0,
             precise: false,
             btf_id: 0,
+            def_pc: 0,
         }
     }
 

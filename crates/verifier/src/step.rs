@@ -66,6 +66,8 @@ impl Verifier<'_> {
             }
         };
         let next = pc + insn.slots();
+        let before = st.cur().regs;
+        let depth = st.frames.len();
         let r = match insn {
             Insn::Alu { .. } | Insn::Neg { .. } | Insn::MovSx { .. } | Insn::Endian { .. } => {
                 self.check_alu(st, pc, &insn)?;
@@ -116,12 +118,36 @@ impl Verifier<'_> {
             }
             Insn::Exit => self.check_exit(st, pc)?,
         };
+        // Remember which instruction last changed each register (for explanations).
+        if st.frames.len() == depth {
+            for (i, b) in before.iter().enumerate() {
+                let r = &mut st.cur_mut().regs[i];
+                if r != b || r.def_pc != b.def_pc {
+                    r.def_pc = pc as u32 + 1;
+                }
+            }
+        }
         self.note_stack_depth(st);
         if !matches!(r, Next::Done) {
             let env = self.env;
             self.log.insn_state(pc, st, &env.maps);
         }
         Ok(r)
+    }
+}
+
+impl Verifier<'_> {
+    /// "R2 was last set at insn 7 (`r2 -= r3`)", for explanations.
+    pub fn origin(&self, r: &crate::reg::RegState, regno: u8) -> String {
+        if r.def_pc == 0 {
+            return format!("R{regno} has held this value since the program started");
+        }
+        let pc = r.def_pc as usize - 1;
+        let text = match self.code.insn(pc) {
+            Some(i) => bpfvet_isa::disasm::format_insn(i, bpfvet_isa::Dialect::Llvm),
+            None => String::from("?"),
+        };
+        format!("R{regno} was last set at insn {pc} (`{text}`)")
     }
 }
 
