@@ -36,6 +36,17 @@ impl MapInfo {
     }
 }
 
+/// The C source line an instruction came from (from BTF line info).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceLine {
+    /// File name as recorded (the log prints it without directories).
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    /// The line's text, when the object carries it.
+    pub text: String,
+}
+
 /// Verifier limits (the kernel's constants by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -73,6 +84,8 @@ pub struct VerifyEnv {
     /// 0: no log; 1: the failing path; 2: every state.
     pub log_level: u32,
     pub limits: Limits,
+    /// Per instruction slot: its source line, when the object has line info.
+    pub lines: Vec<Option<SourceLine>>,
 }
 
 impl VerifyEnv {
@@ -87,6 +100,7 @@ impl VerifyEnv {
             sleepable: false,
             log_level: 0,
             limits: Limits::default(),
+            lines: Vec::new(),
         }
     }
 }

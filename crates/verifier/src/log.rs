@@ -22,6 +22,8 @@ pub struct Log {
     buf: String,
     /// Start of the last instruction line (to append its state), and its length.
     insn_line: Option<(usize, usize)>,
+    /// The last source line printed (file, line), so a line is printed once per change.
+    last_src: Option<(String, u32)>,
     /// Registers and stack slots touched by the current instruction.
     pub scratched_regs: u16,
     pub scratched_slots: Vec<usize>,
@@ -222,6 +224,7 @@ impl Log {
             level,
             buf: String::new(),
             insn_line: None,
+            last_src: None,
             scratched_regs: 0,
             scratched_slots: Vec::new(),
         }
@@ -252,6 +255,7 @@ impl Log {
         if self.level == 1 && mark <= self.buf.len() {
             self.buf.truncate(mark);
             self.insn_line = None;
+            self.last_src = None;
         }
     }
 
@@ -278,6 +282,14 @@ impl Log {
         self.scratched_slots.clear();
         if self.level == 0 {
             return;
+        }
+        if let Some(Some(src)) = env.lines.get(pc) {
+            let key = (src.file.clone(), src.line);
+            if self.last_src.as_ref() != Some(&key) {
+                let file = src.file.rsplit('/').next().unwrap_or(&src.file);
+                self.line(&format!("; {} @ {file}:{}", src.text.trim(), src.line));
+                self.last_src = Some(key);
+            }
         }
         let text = crate::insn_text::insn_text(code, pc, env);
         let start = self.buf.len();
