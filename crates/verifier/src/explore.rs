@@ -168,7 +168,7 @@ impl Verifier<'_> {
             }
             let mut path_done = false;
             if self.cfg.prune_point[pc] {
-                match self.visit_prune_point(pc, &state, &mut parent)? {
+                match self.visit_prune_point(pc, &mut state, &mut parent)? {
                     prune::Visit::Pruned => {
                         self.log.safe(pc, from.take());
                         path_done = true;
@@ -237,14 +237,23 @@ impl Verifier<'_> {
     fn visit_prune_point(
         &mut self,
         pc: usize,
-        state: &State,
+        state: &mut State,
         parent: &mut Option<usize>,
     ) -> Result<prune::Visit, VerifyError> {
         let add = self.jmps_processed - self.prev_jmps >= 2
             && self.stats.processed_insns - self.prev_insns >= 8;
-        let v = self
-            .checkpoints
-            .visit(pc, state, *parent, add, self.cfg.loop_head[pc]);
+        let may_goto = matches!(
+            self.code.insn(pc),
+            Some(bpfvet_isa::insn::Insn::MayGoto { .. })
+        );
+        let v = self.checkpoints.visit(
+            pc,
+            state,
+            *parent,
+            add || may_goto,
+            self.cfg.loop_head[pc],
+            may_goto,
+        );
         match v {
             prune::Outcome::Pruned => Ok(prune::Visit::Pruned),
             prune::Outcome::InfiniteLoop => Err(VerifyError::invalid(
@@ -258,6 +267,17 @@ impl Verifier<'_> {
                 Ok(prune::Visit::Continue)
             }
             prune::Outcome::Miss => Ok(prune::Visit::Continue),
+            prune::Outcome::Widen(id) => {
+                self.checkpoints.widen(id, state);
+                // Store the widened state so the next pass converges against it.
+                if let prune::Outcome::Added(n) = self
+                    .checkpoints
+                    .visit(pc, state, *parent, true, false, false)
+                {
+                    *parent = Some(n);
+                }
+                Ok(prune::Visit::Continue)
+            }
         }
     }
 

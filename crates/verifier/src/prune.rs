@@ -24,6 +24,9 @@ pub enum Visit {
 /// Result of looking up checkpoints.
 pub enum Outcome {
     Pruned,
+    /// At `may_goto`: the state differs from the loop's earlier pass (checkpoint id) only in
+    /// scalars; widen those and go on.
+    Widen(usize),
     InfiniteLoop,
     Added(usize),
     Miss,
@@ -95,6 +98,7 @@ impl Checkpoints {
         parent: Option<usize>,
         add: bool,
         loop_head: bool,
+        may_goto: bool,
     ) -> Outcome {
         let list = &self.at[pc];
         self.max_per_insn = self.max_per_insn.max(list.len() as u64);
@@ -104,6 +108,15 @@ impl Checkpoints {
                 continue;
             };
             if c.branches > 0 {
+                // At `may_goto`, an iteration whose state the loop's earlier pass already
+                // covers adds nothing (the runtime counter bounds the loop): converged.
+                if may_goto
+                    && c.state.may_goto_depth != state.may_goto_depth
+                    && includes(&c.state, state)
+                {
+                    hit = Some(id);
+                    break;
+                }
                 if same_state(&c.state, state) {
                     return Outcome::InfiniteLoop;
                 }
@@ -119,6 +132,15 @@ impl Checkpoints {
                 c.hits += 1;
             }
             return Outcome::Pruned;
+        }
+        if may_goto
+            && let Some(&id) = list.iter().rev().find(|&&id| {
+                self.arena[id].as_ref().is_some_and(|c| {
+                    c.branches > 0 && c.state.may_goto_depth != state.may_goto_depth
+                })
+            })
+        {
+            return Outcome::Widen(id);
         }
         for &id in &self.at[pc] {
             if let Some(c) = self.arena[id].as_mut() {
@@ -159,6 +181,32 @@ impl Checkpoints {
         self.live += 1;
         self.peak = self.peak.max(self.live);
         Outcome::Added(id)
+    }
+}
+
+impl Checkpoints {
+    /// Widens `cur` against checkpoint `id`: scalars that differ become unknown.
+    pub fn widen(&self, id: usize, cur: &mut State) {
+        let Some(c) = self.arena[id].as_ref() else {
+            return;
+        };
+        for (o, f) in c.state.frames.iter().zip(cur.frames.iter_mut()) {
+            for (ro, rc) in o.regs.iter().zip(f.regs.iter_mut()) {
+                if ro.is_scalar() && rc.is_scalar() && ro != rc {
+                    *rc = RegState::unknown();
+                }
+            }
+            for (so, sc) in o.stack.slots.iter().zip(f.stack.slots.iter_mut()) {
+                if so.is_spill()
+                    && sc.is_spill()
+                    && so.spilled.is_scalar()
+                    && sc.spilled.is_scalar()
+                    && so.spilled != sc.spilled
+                {
+                    sc.spilled = RegState::unknown();
+                }
+            }
+        }
     }
 }
 
