@@ -21,13 +21,16 @@
 //! value's address plus offset for a map value; only a loader without CAP_PERFMON sees
 //! `r1 = 0x0`, and only for loads by map fd (see [`imm64_hidden_without_leaks`]). Those kernel
 //! addresses are random per boot, so the lines of map, map-value and BTF-id loads can never be
-//! byte-identical except the hidden `0x0` ones;
-//! [`StandInCtx`] prints deterministic stand-ins shaped like kernel addresses (see
-//! [`stand_in_map_addr`], [`stand_in_map_value_addr`], [`stand_in_ksym_addr`]). Every other
-//! line is byte-identical given the same kfunc names.
+//! byte-identical except the hidden `0x0` ones; [`StandInCtx`] prints deterministic stand-ins
+//! shaped like kernel addresses (see [`stand_in_map_addr`], [`stand_in_map_value_addr`],
+//! [`stand_in_ksym_addr`]), and the verifier can answer with its own numbering. Every other
+//! line is byte-identical given the same kfunc names. Function references (`LD_IMM64` src 4)
+//! print their raw pc-relative immediate (`r2 = 0xfffffffc`), which the kernel does too.
 //!
 //! Instructions 6.18 rejects before printing anything (`callx`, opcode 0x8d, fails the CFG
 //! check with `unknown opcode 8d`) are printed as the kernel's printer would print them.
+//! Kernel-only forms that [`Insn`] does not model (load-acquire/store-release, the internal
+//! per-CPU move and `nospec`) have no text here.
 
 use crate::helpers;
 use crate::insn::{
