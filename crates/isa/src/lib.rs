@@ -20,6 +20,7 @@ pub mod disasm;
 pub mod encode;
 pub mod helpers;
 pub mod insn;
+pub mod kernel_fmt;
 pub mod opcode;
 pub mod program;
 pub mod raw;
