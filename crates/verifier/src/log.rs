@@ -314,6 +314,10 @@ impl Log {
             Some(&slots),
             &Self::map_fn(maps),
         );
+        if text.is_empty() {
+            self.insn_line = None;
+            return;
+        }
         match self.insn_line {
             Some((start, len)) if start + len + 1 == self.buf.len() => {
                 self.buf.pop();
