@@ -81,12 +81,33 @@ impl Verifier<'_> {
                 Src::Reg(s) => {
                     self.read_reg(st, pc, s)?;
                     self.write_reg(pc, dst)?;
+                    // Copies of an unknown scalar share an id, so that a bound learnt on one
+                    // at a branch holds for the others (`assign_scalar_id_before_mov`).
+                    let r = *st.reg(s.index());
+                    let link = r.is_scalar()
+                        && r.var.var_off.mask != 0
+                        && (width == Width::W64 || 64 - r.var.umax.leading_zeros() <= 32);
+                    if link && r.flags.add_const {
+                        // Links do not chain: the source gets a fresh identity.
+                        let src = st.reg_mut(s.index());
+                        src.id = 0;
+                        src.off = 0;
+                        src.flags.add_const = false;
+                    }
+                    let r = *st.reg(s.index());
+                    if link && r.id == 0 {
+                        let id = st.new_id();
+                        st.reg_mut(s.index()).id = id;
+                    }
                     let r = *st.reg(s.index());
                     let out = match width {
                         Width::W64 => r,
                         Width::W32 if r.is_scalar() => {
                             let mut v = RegState::scalar(r.var.zext32());
                             v.precise = r.precise;
+                            if link {
+                                v.id = r.id;
+                            }
                             v
                         }
                         Width::W32 => RegState::unknown(),
@@ -175,7 +196,28 @@ impl Verifier<'_> {
             return self.ptr_arith(st, pc, width, op, dst, dst_reg, src_reg, false);
         }
         let _ = src;
-        Ok(RegState::scalar(dst_reg.var.alu(op, width, src_reg.var)))
+        let mut out = RegState::scalar(dst_reg.var.alu(op, width, src_reg.var));
+        // `r4 = r2; r4 += 5` keeps r4 linked to r2 with a delta, so bounds learnt on either
+        // carry to the other (the kernel's BPF_ADD_CONST linking).
+        if self.env.privileged
+            && width == Width::W64
+            && matches!(op, AluOp::Add | AluOp::Sub)
+            && dst_reg.id != 0
+            && !dst_reg.flags.add_const
+            && let Some(v) = src_reg.const_value()
+        {
+            let delta = if op == AluOp::Add {
+                v as i64
+            } else {
+                (v as i64).wrapping_neg()
+            };
+            if let Ok(d) = i32::try_from(delta) {
+                out.id = dst_reg.id;
+                out.flags.add_const = true;
+                out.off = d;
+            }
+        }
+        Ok(out)
     }
 
     /// `adjust_ptr_min_max_vals`: pointer `ptr` combined with scalar `off`.

@@ -137,13 +137,26 @@ fn mark_ptr_or_null(st: &mut State, id: u32, is_null: bool, maps: &[crate::env::
 
 /// Every scalar sharing `id` (a copy of the same value) gets the refined value `v`
 /// (`sync_linked_regs`).
-fn link_bounds(st: &mut State, id: u32, v: crate::scalar::Scalar) {
-    if id == 0 {
+fn link_bounds(st: &mut State, known: &RegState, v: crate::scalar::Scalar) {
+    if known.id == 0 || !known.is_scalar() {
         return;
     }
+    let koff = if known.flags.add_const { known.off } else { 0 };
     st.for_each_reg(|r| {
-        if r.is_scalar() && r.id == id {
+        if !r.is_scalar() || r.id != known.id {
+            return;
+        }
+        let roff = if r.flags.add_const { r.off } else { 0 };
+        if roff == koff {
             r.var = v;
+        } else {
+            // r = known + (roff - koff)
+            let delta = i64::from(roff) - i64::from(koff);
+            r.var = v.alu(
+                bpfvet_isa::insn::AluOp::Add,
+                Width::W64,
+                crate::scalar::Scalar::constant(delta as u64),
+            );
         }
     });
 }
@@ -229,10 +242,10 @@ impl Verifier<'_> {
                 match v {
                     Some((x, y)) => {
                         s.reg_mut(dst.index()).var = x;
-                        link_bounds(s, a.id, x);
+                        link_bounds(s, &a, x);
                         if let Src::Reg(r) = src {
                             s.reg_mut(r.index()).var = y;
-                            link_bounds(s, b.id, y);
+                            link_bounds(s, &b, y);
                         }
                         true
                     }

@@ -130,7 +130,11 @@ pub fn reg_text(
     }
     let mut attrs: Vec<String> = Vec::new();
     if r.id != 0 {
-        attrs.push(format!("id={}", r.id));
+        if r.flags.add_const {
+            attrs.push(format!("id={}{:+}", r.id, r.off));
+        } else {
+            attrs.push(format!("id={}", r.id));
+        }
     }
     if r.ref_obj_id != 0 {
         attrs.push(format!("ref_obj_id={}", r.ref_obj_id));

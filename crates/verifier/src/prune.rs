@@ -299,7 +299,11 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
         return false;
     }
     match old.ty {
-        RegType::Scalar => range_within(old, cur) && ids.check_scalar(old.id, cur.id),
+        RegType::Scalar => {
+            range_within(old, cur)
+                && ids.check_scalar(old.id, cur.id)
+                && (!old.flags.add_const || old.off == cur.off)
+        }
         RegType::MapValue | RegType::MapKey | RegType::Mem => {
             old.map == cur.map
                 && old.off == cur.off

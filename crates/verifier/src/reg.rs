@@ -72,6 +72,9 @@ pub struct RegFlags {
     pub maybe_null: bool,
     pub rdonly: bool,
     pub ringbuf: bool,
+    /// A scalar linked to the others with its id plus a constant (`off` holds the constant;
+    /// the kernel's `BPF_ADD_CONST`).
+    pub add_const: bool,
 }
 
 /// One register.
