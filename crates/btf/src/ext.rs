@@ -174,18 +174,16 @@ fn rd(r: &[u8], at: usize) -> u32 {
 
 /// The records of one info subsection, by section name: `record_size`, then blocks of
 /// (section name offset, count, records). Records larger than `min` keep their prefix.
-fn records<'a>(
-    data: &'a [u8],
-    min: usize,
-    what: &str,
-    btf: &Btf,
-) -> Result<Vec<(String, Vec<&'a [u8]>)>, BtfError> {
+/// Records of one subsection, grouped by section name.
+type Records<'a> = Vec<(String, Vec<&'a [u8]>)>;
+
+fn records<'a>(data: &'a [u8], min: usize, what: &str, btf: &Btf) -> Result<Records<'a>, BtfError> {
     let err = |m: String| BtfError::new(format!(".BTF.ext: {what}: {m}"));
     if data.is_empty() {
         return Ok(Vec::new());
     }
     let rec = read_u32(data, 0).ok_or_else(|| err("truncated record size".into()))? as usize;
-    if rec < min || rec % 4 != 0 {
+    if rec < min || !rec.is_multiple_of(4) {
         return Err(err(format!(
             "record size {rec} (at least {min}, a multiple of 4)"
         )));

@@ -234,13 +234,17 @@ impl Btf {
     /// A C-like spelling of a type: `int`, `unsigned int`, `struct iphdr *`, `char[16]`,
     /// `const struct foo *`, `void *`, `int (*)(void *)`.
     pub fn type_name(&self, id: TypeId) -> String {
-        self.type_name_depth(id, 0)
+        let mut budget = 256;
+        self.type_name_depth(id, 0, &mut budget)
     }
 
-    fn type_name_depth(&self, id: TypeId, depth: usize) -> String {
-        if depth > MAX_RESOLVE_DEPTH {
+    /// `budget` bounds the total work: names of self-referencing function prototypes would
+    /// otherwise grow exponentially.
+    fn type_name_depth(&self, id: TypeId, depth: usize, budget: &mut usize) -> String {
+        if depth > MAX_RESOLVE_DEPTH || *budget == 0 {
             return "...".into();
         }
+        *budget -= 1;
         let t = match self.ty(id) {
             Some(t) => t,
             None => return format!("<bad type {}>", id.0),
@@ -263,11 +267,11 @@ impl Btf {
                 if let Kind::FuncProto { ret, params } = self.kind(*p) {
                     let ps: Vec<String> = params
                         .iter()
-                        .map(|p| self.type_name_depth(p.ty, depth + 1))
+                        .map(|p| self.type_name_depth(p.ty, depth + 1, budget))
                         .collect();
                     return format!(
                         "{} (*)({})",
-                        self.type_name_depth(*ret, depth + 1),
+                        self.type_name_depth(*ret, depth + 1, budget),
                         if ps.is_empty() {
                             "void".into()
                         } else {
@@ -275,26 +279,30 @@ impl Btf {
                         }
                     );
                 }
-                format!("{} *", self.type_name_depth(*p, depth + 1))
+                format!("{} *", self.type_name_depth(*p, depth + 1, budget))
             }
             Kind::Array { elem, len, .. } => {
-                format!("{}[{len}]", self.type_name_depth(*elem, depth + 1))
+                format!("{}[{len}]", self.type_name_depth(*elem, depth + 1, budget))
             }
-            Kind::Const(x) => format!("const {}", self.type_name_depth(*x, depth + 1)),
-            Kind::Volatile(x) => format!("volatile {}", self.type_name_depth(*x, depth + 1)),
-            Kind::Restrict(x) => format!("{} restrict", self.type_name_depth(*x, depth + 1)),
-            Kind::TypeTag(x) => self.type_name_depth(*x, depth + 1),
+            Kind::Const(x) => format!("const {}", self.type_name_depth(*x, depth + 1, budget)),
+            Kind::Volatile(x) => {
+                format!("volatile {}", self.type_name_depth(*x, depth + 1, budget))
+            }
+            Kind::Restrict(x) => {
+                format!("{} restrict", self.type_name_depth(*x, depth + 1, budget))
+            }
+            Kind::TypeTag(x) => self.type_name_depth(*x, depth + 1, budget),
             Kind::Func { .. } | Kind::Var { .. } | Kind::Datasec { .. } | Kind::DeclTag { .. } => {
                 t.name.clone()
             }
             Kind::FuncProto { ret, params } => {
                 let ps: Vec<String> = params
                     .iter()
-                    .map(|p| self.type_name_depth(p.ty, depth + 1))
+                    .map(|p| self.type_name_depth(p.ty, depth + 1, budget))
                     .collect();
                 format!(
                     "{} ({})",
-                    self.type_name_depth(*ret, depth + 1),
+                    self.type_name_depth(*ret, depth + 1, budget),
                     ps.join(", ")
                 )
             }

@@ -101,7 +101,7 @@ impl Btf {
         };
         let types_raw = section(type_off, type_len, "type")?;
         let strings = section(str_off, str_len, "string")?;
-        if type_off % 4 != 0 {
+        if !type_off.is_multiple_of(4) {
             return Err(err(format!(
                 "BTF type section offset {type_off} is not 4-byte aligned"
             )));
