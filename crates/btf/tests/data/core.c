@@ -1,5 +1,5 @@
 /* CO-RE relocations of every kind against the kernel's task_struct, for the
- * relocation tests. Rebuild: clang-19 -target bpf -O2 -g -mcpu=v4 -c core.c -o core.o */
+ * relocation tests. Rebuild: clang-19 -target bpf -O2 -g -mcpu=v4 -fdebug-prefix-map=$PWD=. -c core.c -o core.o */
 typedef int pid_t;
 
 struct list_head___my {

@@ -1,5 +1,5 @@
 /* Every BTF kind clang emits, for the parser and dump tests.
- * Rebuild: clang-19 -target bpf -O2 -g -mcpu=v4 -c kinds.c -o kinds.o
+ * Rebuild: clang-19 -target bpf -O2 -g -mcpu=v4 -fdebug-prefix-map=$PWD=. -c kinds.c -o kinds.o
  *          bpftool btf dump file kinds.o > kinds.bpftool.txt */
 typedef unsigned int u32;
 typedef unsigned long long u64;
