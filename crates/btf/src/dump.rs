@@ -1,159 +1,174 @@
-//! The raw listing `bpftool btf dump file X` prints (bpftool v7), one type per line plus an
-//! indented line per member, enumerator, parameter or section variable.
+//! The raw text listing of all types, line for line as `bpftool btf dump file X
+//! format raw` (bpftool v7.1) prints it.
 
+use crate::btf::Btf;
+use crate::types::{Kind, Type, TypeId, TypeKind};
 use std::fmt::Write;
 
-use crate::types::Kind;
-use crate::{Btf, TypeId};
+/// Encoding names of INT types as bpftool prints them.
+fn int_encoding(enc: u8) -> &'static str {
+    match enc {
+        0 => "(none)",
+        1 => "SIGNED",
+        2 => "CHAR",
+        4 => "BOOL",
+        _ => "UNKN",
+    }
+}
+
+/// Linkage names of FUNCs and VARs (0 static, 1 global, 2 extern).
+fn linkage(l: u32) -> &'static str {
+    ["static", "global", "extern"]
+        .get(l as usize)
+        .copied()
+        .unwrap_or("(unknown)")
+}
 
 impl Btf {
-    /// The whole listing.
-    pub fn dump_raw(&self) -> String {
-        let mut out = String::new();
-        for (id, _) in self.iter().skip(1) {
-            self.dump_type(id, &mut out);
-        }
-        out
-    }
-
-    fn quoted(&self, name: &str) -> String {
-        if name.is_empty() {
-            "'(anon)'".into()
+    /// Name for dumps: `(anon)` for offset 0.
+    fn dump_name(&self, off: u32) -> &str {
+        if off == 0 {
+            "(anon)"
         } else {
-            format!("'{name}'")
+            self.str_at(off).unwrap_or("(invalid)")
         }
     }
 
-    fn dump_type(&self, id: TypeId, out: &mut String) {
-        let t = match self.ty(id) {
-            Some(t) => t,
-            None => return,
-        };
-        let name = self.quoted(&t.name);
-        let _ = write!(out, "[{}] {} {name}", id.0, t.kind.name());
-        match &t.kind {
-            Kind::Void => {}
-            Kind::Int {
+    /// One type's listing (one or more lines, no trailing newline).
+    pub fn dump_type(&self, id: TypeId) -> String {
+        let mut s = String::new();
+        if let Ok(t) = self.ty(id) {
+            self.dump_into(&mut s, id, t);
+        }
+        s
+    }
+
+    /// All types, one `[id] KIND 'name' ...` entry each, newline-terminated,
+    /// identical to bpftool's raw format.
+    pub fn dump_raw(&self) -> String {
+        let mut s = String::with_capacity(self.types.len() * 64);
+        for (id, t) in self.types() {
+            self.dump_into(&mut s, id, t);
+            s.push('\n');
+        }
+        s
+    }
+
+    fn dump_into(&self, s: &mut String, id: TypeId, t: &Type) {
+        let _ = write!(
+            s,
+            "[{}] {} '{}'",
+            id.0,
+            t.kind().name(),
+            self.dump_name(t.name_off)
+        );
+        let _ = match &t.kind {
+            TypeKind::Void => Ok(()),
+            TypeKind::Int {
                 size,
                 encoding,
-                bit_offset,
+                offset,
                 bits,
-            } => {
-                let enc = match encoding.0 {
-                    0 => "(none)",
-                    1 => "SIGNED",
-                    2 => "CHAR",
-                    4 => "BOOL",
-                    _ => "(unknown)",
-                };
-                let _ = write!(
-                    out,
-                    " size={size} bits_offset={bit_offset} nr_bits={bits} encoding={enc}"
-                );
-            }
-            Kind::Ptr(x)
-            | Kind::Typedef(x)
-            | Kind::Volatile(x)
-            | Kind::Const(x)
-            | Kind::Restrict(x)
-            | Kind::TypeTag(x) => {
-                let _ = write!(out, " type_id={}", x.0);
-            }
-            Kind::Array { elem, index, len } => {
-                let _ = write!(
-                    out,
-                    " type_id={} index_type_id={} nr_elems={len}",
-                    elem.0, index.0
-                );
-            }
-            Kind::Struct { size, members } | Kind::Union { size, members } => {
-                let _ = write!(out, " size={size} vlen={}", members.len());
+            } => write!(
+                s,
+                " size={size} bits_offset={offset} nr_bits={bits} encoding={}",
+                int_encoding(*encoding)
+            ),
+            TypeKind::Ptr { target }
+            | TypeKind::Const { target }
+            | TypeKind::Volatile { target }
+            | TypeKind::Restrict { target }
+            | TypeKind::Typedef { target }
+            | TypeKind::TypeTag { target } => write!(s, " type_id={}", target.0),
+            TypeKind::Array {
+                elem,
+                index,
+                nelems,
+            } => write!(
+                s,
+                " type_id={} index_type_id={} nr_elems={nelems}",
+                elem.0, index.0
+            ),
+            TypeKind::Struct { size, members } | TypeKind::Union { size, members } => {
+                let _ = write!(s, " size={size} vlen={}", t.vlen());
                 for m in members {
                     let _ = write!(
-                        out,
-                        "\n\t{} type_id={} bits_offset={}",
-                        self.quoted(&m.name),
+                        s,
+                        "\n\t'{}' type_id={} bits_offset={}",
+                        self.dump_name(m.name_off),
                         m.ty.0,
                         m.bit_offset
                     );
                     if m.bitfield_size != 0 {
-                        let _ = write!(out, " bitfield_size={}", m.bitfield_size);
+                        let _ = write!(s, " bitfield_size={}", m.bitfield_size);
                     }
                 }
+                Ok(())
             }
-            Kind::Enum {
+            TypeKind::Enum {
+                size,
+                signed,
+                values,
+            }
+            | TypeKind::Enum64 {
                 size,
                 signed,
                 values,
             } => {
                 let enc = if *signed { "SIGNED" } else { "UNSIGNED" };
-                let _ = write!(out, " encoding={enc} size={size} vlen={}", values.len());
+                let _ = write!(s, " encoding={enc} size={size} vlen={}", t.vlen());
+                let wide = t.kind() == Kind::Enum64;
                 for v in values {
-                    if *signed {
-                        let _ = write!(out, "\n\t{} val={}", self.quoted(&v.name), v.value);
-                    } else {
-                        let _ = write!(out, "\n\t{} val={}", self.quoted(&v.name), v.value as u32);
-                    }
+                    let name = self.dump_name(v.name_off);
+                    let _ = match (wide, *signed) {
+                        (false, true) => write!(s, "\n\t'{name}' val={}", v.val as i32),
+                        (false, false) => write!(s, "\n\t'{name}' val={}", v.val as u32),
+                        (true, true) => write!(s, "\n\t'{name}' val={}LL", v.val as i64),
+                        (true, false) => write!(s, "\n\t'{name}' val={}ULL", v.val),
+                    };
                 }
+                Ok(())
             }
-            Kind::Enum64 {
-                size,
-                signed,
-                values,
-            } => {
-                let enc = if *signed { "SIGNED" } else { "UNSIGNED" };
-                let _ = write!(out, " encoding={enc} size={size} vlen={}", values.len());
-                for v in values {
-                    if *signed {
-                        let _ = write!(out, "\n\t{} val={}LL", self.quoted(&v.name), v.value);
-                    } else {
+            TypeKind::Fwd { union } => {
+                write!(s, " fwd_kind={}", if *union { "union" } else { "struct" })
+            }
+            TypeKind::Func { proto, linkage: l } => {
+                write!(s, " type_id={} linkage={}", proto.0, linkage(*l as u32))
+            }
+            TypeKind::FuncProto { ret, params } => {
+                let _ = write!(s, " ret_type_id={} vlen={}", ret.0, t.vlen());
+                for p in params {
+                    let _ = write!(s, "\n\t'{}' type_id={}", self.dump_name(p.name_off), p.ty.0);
+                }
+                Ok(())
+            }
+            TypeKind::Var { ty, linkage: l } => {
+                write!(s, " type_id={}, linkage={}", ty.0, linkage(*l))
+            }
+            TypeKind::Datasec { size, vars } => {
+                let _ = write!(s, " size={size} vlen={}", t.vlen());
+                for v in vars {
+                    let _ = write!(
+                        s,
+                        "\n\ttype_id={} offset={} size={}",
+                        v.ty.0, v.offset, v.size
+                    );
+                    if let Ok(vt) = self.ty(v.ty) {
                         let _ = write!(
-                            out,
-                            "\n\t{} val={}ULL",
-                            self.quoted(&v.name),
-                            v.value as u64
+                            s,
+                            " ({} '{}')",
+                            vt.kind().name(),
+                            self.dump_name(vt.name_off)
                         );
                     }
                 }
+                Ok(())
             }
-            Kind::Fwd { union } => {
-                let _ = write!(out, " fwd_kind={}", if *union { "union" } else { "struct" });
-            }
-            Kind::Func { proto, linkage } => {
-                let _ = write!(out, " type_id={} linkage={}", proto.0, linkage.name());
-            }
-            Kind::FuncProto { ret, params } => {
-                let _ = write!(out, " ret_type_id={} vlen={}", ret.0, params.len());
-                for p in params {
-                    let _ = write!(out, "\n\t{} type_id={}", self.quoted(&p.name), p.ty.0);
-                }
-            }
-            Kind::Var { ty, linkage } => {
-                let _ = write!(out, " type_id={}, linkage={}", ty.0, linkage.name());
-            }
-            Kind::Datasec { size, vars } => {
-                let _ = write!(out, " size={size} vlen={}", vars.len());
-                for v in vars {
-                    let vt = self.ty(v.ty);
-                    let (k, n) =
-                        vt.map_or(("?", String::new()), |t| (t.kind.name(), t.name.clone()));
-                    let _ = write!(
-                        out,
-                        "\n\ttype_id={} offset={} size={} ({k} {})",
-                        v.ty.0,
-                        v.offset,
-                        v.size,
-                        self.quoted(&n)
-                    );
-                }
-            }
-            Kind::Float { size } => {
-                let _ = write!(out, " size={size}");
-            }
-            Kind::DeclTag { ty, component } => {
-                let _ = write!(out, " type_id={} component_idx={component}", ty.0);
-            }
-        }
-        out.push('\n');
+            TypeKind::Float { size } => write!(s, " size={size}"),
+            TypeKind::DeclTag {
+                target,
+                component_idx,
+            } => write!(s, " type_id={} component_idx={component_idx}", target.0),
+        };
     }
 }

@@ -1,329 +1,158 @@
-//! `bpfvet-btf`: BPF Type Format. Parses `.BTF` (every kind, validated: bounds, strings, type
-//! ids — [`Btf::parse`]) and `.BTF.ext` (function info, line info, CO-RE relocation records
-//! — [`BtfExt::parse`]), answers type questions (sizes through typedefs and arrays with cycle
-//! detection, C-like names, lookups by name), prints bpftool's raw listing, and resolves CO-RE
-//! relocations against a target BTF (`core`).
+//! `bpfvet-btf`: BTF type information for BPF objects and kernels.
+//!
+//! * [`Btf::parse`] reads and validates a `.BTF` blob (an object's section or
+//!   `/sys/kernel/btf/vmlinux`; either byte order) into owned, id-indexed
+//!   [`Type`]s. Validation follows libbpf (header bounds, string section,
+//!   every type id and name offset in range, vlen against the data, unknown
+//!   kinds) plus the kernel's version/flags checks; errors name the type id and
+//!   field.
+//! * Queries: [`Btf::ty`], [`Btf::name`], [`Btf::types`], [`Btf::find`],
+//!   [`Btf::resolve_size`], [`Btf::skip_mods_and_typedefs`], [`Btf::members`],
+//!   [`Btf::member_by_name`], [`Btf::enum_values`], [`Btf::func_params`],
+//!   [`Btf::datasec_entries`], and for libbpf map definitions in `.maps`
+//!   [`Btf::map_def_uint`] (`__uint(type, X)`) and [`Btf::map_def_type`]
+//!   (`__type(key, T)`). Reference cycles give errors, never loops.
+//! * Text: [`Btf::format_type`] (C-like: `const struct foo *`, `char[16]`) and
+//!   [`Btf::dump_raw`], identical to `bpftool btf dump file X format raw`.
+//! * [`BtfExt::parse`] reads `.BTF.ext` (func_info, line_info, CO-RE
+//!   relocations per section; larger records than known are accepted);
+//!   [`BtfExt::line_at`] finds the source line of an instruction.
+//! * [`core`] resolves CO-RE relocations against a target BTF with libbpf's
+//!   rules and patches instructions (or poisons them as libbpf does).
+//! * [`BtfBuilder`] / [`BtfExtBuilder`] write BTF bytes for tests and seeds.
+//!
+//! # Example
 //!
 //! ```
-//! # fn demo(btf_bytes: &[u8]) -> Result<(), bpfvet_btf::BtfError> {
-//! let btf = bpfvet_btf::Btf::parse(btf_bytes)?;
-//! if let Some(id) = btf.find_struct("iphdr") {
-//!     println!("{} is {} bytes", btf.type_name(id), btf.resolve_size(id)?);
-//! }
-//! # Ok(()) }
-//! ```
+//! use bpfvet_btf::core::{CoreResolver, PatchOutcome};
+//! use bpfvet_btf::{Btf, BtfBuilder, BtfExt, BtfExtBuilder, CoreReloKind, Kind};
 //!
-//! No IO and no dependencies: callers hand in section bytes.
+//! // The program's BTF: struct task___my { int pid; }, with one CO-RE
+//! // relocation on instruction 0 of section "xdp" and a line record.
+//! let mut b = BtfBuilder::new();
+//! let int = b.add_int("int", 4, true);
+//! let task = b.add_struct("task___my", 4, &[("pid", int, 0)]);
+//! let mut e = BtfExtBuilder::new();
+//! e.core_relo(&mut b, "xdp", 0, task, "0:0", CoreReloKind::FieldByteOffset as u32);
+//! e.line_info(&mut b, "xdp", 0, "prog.c", "r = t->pid;", 12, 5);
+//! let local = Btf::parse(&b.build()).unwrap();
+//! let ext = BtfExt::parse(&e.build(), &local).unwrap();
+//! assert_eq!(ext.line_at("xdp", 0).unwrap().line_num, 12);
+//!
+//! // The target (kernel) BTF: struct task { long x; int pid; }.
+//! let mut t = BtfBuilder::new();
+//! let int = t.add_int("int", 4, true);
+//! let long = t.add_int("long", 8, true);
+//! t.add_struct("task", 16, &[("x", long, 0), ("pid", int, 64)]);
+//! let target = Btf::parse(&t.build()).unwrap();
+//! let st = target.find(Kind::Struct, "task").unwrap();
+//! assert_eq!(target.resolve_size(st).unwrap(), 16);
+//! assert_eq!(target.format_type(st), "struct task");
+//!
+//! // r1 = *(u32 *)(r2 + 0): the offset is moved to 8.
+//! let mut code = vec![0x61, 0x21, 0, 0, 0, 0, 0, 0];
+//! let mut resolver = CoreResolver::new(&local, &target);
+//! let out = resolver.relocate_section("xdp", ext.relos("xdp"), &mut code).unwrap();
+//! assert!(matches!(out[0].1, PatchOutcome::Patched(_)));
+//! assert_eq!(code[2], 8);
+//! ```
 
+mod btf;
+mod builder;
 pub mod core;
 mod dump;
-pub mod ext;
-mod parse;
-pub mod types;
+mod error;
+mod ext;
+mod format;
+mod query;
+mod types;
 
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::OnceLock;
+pub use btf::{BTF_MAGIC, Btf, MAX_TYPES};
+pub use builder::{BtfBuilder, BtfExtBuilder};
+pub use error::BtfError;
+pub use ext::{
+    BtfExt, BtfExtError, CORE_RELO_KINDS, CoreRelo, CoreReloKind, ExtSection, FuncInfo, LineInfo,
+};
+pub use query::{MAX_MODS_DEPTH, MAX_RESOLVE_DEPTH, PTR_SIZE, essential_name};
+pub use types::*;
 
-pub use ext::{BtfExt, CoreRelo, FuncInfo, LineInfo};
-pub use types::{Kind, Linkage, Member, Type, TypeId};
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// An error in BTF data, saying what and where.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BtfError {
-    pub msg: String,
-}
-
-impl BtfError {
-    pub fn new(msg: impl Into<String>) -> BtfError {
-        BtfError { msg: msg.into() }
+    #[test]
+    fn essential_names_strip_the_last_flavor() {
+        assert_eq!(essential_name("task_struct___my"), "task_struct");
+        assert_eq!(essential_name("a___b___c"), "a___b");
+        assert_eq!(essential_name("a____b"), "a____b");
+        assert_eq!(essential_name("___x"), "___x");
+        assert_eq!(essential_name("x___"), "x___");
+        assert_eq!(essential_name("plain"), "plain");
     }
-}
 
-impl fmt::Display for BtfError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
-    }
-}
-
-impl std::error::Error for BtfError {}
-
-/// How deep type chains may go before we call it a cycle (the kernel uses 32 for modifiers;
-/// arrays of arrays and long typedef chains stay well below this).
-pub const MAX_RESOLVE_DEPTH: usize = 64;
-
-/// Parsed BTF.
-#[derive(Debug)]
-pub struct Btf {
-    types: Vec<Type>,
-    strings: Vec<u8>,
-    by_name: OnceLock<HashMap<String, Vec<TypeId>>>,
-}
-
-impl Clone for Btf {
-    fn clone(&self) -> Btf {
-        Btf::from_types(self.types.clone(), self.strings.clone())
-    }
-}
-
-impl Btf {
-    pub(crate) fn from_types(types: Vec<Type>, strings: Vec<u8>) -> Btf {
-        Btf {
-            types,
-            strings,
-            by_name: OnceLock::new(),
+    #[test]
+    fn builder_round_trips_every_kind() {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, true);
+        let ch = b.add_int_raw("char", 1, INT_CHAR, 0, 8);
+        let p = b.add_ptr(int);
+        let arr = b.add_array(ch, int, 16);
+        let s = b.add_struct_bits("s", 8, &[("a", int, 0, 3), ("b", p, 32, 0)]);
+        let u = b.add_union("u", 8, &[("x", int, 0)]);
+        let e = b.add_enum("e", 4, true, &[("E", -1)]);
+        let f = b.add_fwd("f", true);
+        let td = b.add_typedef("td", int);
+        let v = b.add_volatile(td);
+        let c = b.add_const(v);
+        let r = b.add_ref(Kind::Restrict, "", p);
+        let proto = b.add_func_proto(int, &[("x", c), ("", TypeId::VOID)]);
+        let func = b.add_func("fn", proto, 1);
+        let var = b.add_var("var", arr, 1);
+        let sec = b.add_datasec(".data", 16, &[(var, 0, 16)]);
+        let fl = b.add_float("double", 8);
+        let dt = b.add_decl_tag("tag", s, 1);
+        let tt = b.add_type_tag("user", int);
+        let e64 = b.add_enum64("e64", 8, false, &[("Z", 1 << 40)]);
+        let btf = Btf::parse(&b.build()).unwrap();
+        assert_eq!(btf.type_count(), 21);
+        let kinds: Vec<Kind> = btf.types().map(|(_, t)| t.kind()).collect();
+        for (k, name) in &KIND_TABLE[1..] {
+            assert!(kinds.contains(k), "{name} missing");
         }
-    }
-
-    /// Number of types including `void` (type ids are `0..len`).
-    pub fn len(&self) -> usize {
-        self.types.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.types.len() <= 1
-    }
-
-    /// The type with this id.
-    pub fn ty(&self, id: TypeId) -> Option<&Type> {
-        self.types.get(id.0 as usize)
-    }
-
-    /// The kind of a type (`Kind::Void` for unknown ids).
-    pub fn kind(&self, id: TypeId) -> &Kind {
-        self.ty(id).map_or(&Kind::Void, |t| &t.kind)
-    }
-
-    /// The type's own name (empty for anonymous types).
-    pub fn name(&self, id: TypeId) -> &str {
-        self.ty(id).map_or("", |t| t.name.as_str())
-    }
-
-    /// Every type with its id.
-    pub fn iter(&self) -> impl Iterator<Item = (TypeId, &Type)> {
-        self.types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (TypeId(i as u32), t))
-    }
-
-    /// The string section.
-    pub fn strings(&self) -> &[u8] {
-        &self.strings
-    }
-
-    /// The string at an offset of the string section (used by `.BTF.ext`).
-    pub fn string_at(&self, off: u32) -> Result<String, BtfError> {
-        parse::string_at(&self.strings, off).map_err(BtfError::new)
-    }
-
-    fn index(&self) -> &HashMap<String, Vec<TypeId>> {
-        self.by_name.get_or_init(|| {
-            let mut m: HashMap<String, Vec<TypeId>> = HashMap::new();
-            for (id, t) in self.iter() {
-                if !t.name.is_empty() {
-                    m.entry(t.name.clone()).or_default().push(id);
-                }
-            }
-            m
-        })
-    }
-
-    /// Every type called `name`.
-    pub fn by_name(&self, name: &str) -> &[TypeId] {
-        self.index().get(name).map_or(&[], |v| v.as_slice())
-    }
-
-    /// The first type called `name` whose kind satisfies `pred`.
-    pub fn find(&self, name: &str, pred: impl Fn(&Kind) -> bool) -> Option<TypeId> {
-        self.by_name(name)
-            .iter()
-            .copied()
-            .find(|&id| pred(self.kind(id)))
-    }
-
-    /// The struct called `name`.
-    pub fn find_struct(&self, name: &str) -> Option<TypeId> {
-        self.find(name, |k| matches!(k, Kind::Struct { .. }))
-    }
-
-    /// Follows typedefs and modifiers (const, volatile, restrict, type tags).
-    pub fn skip_mods_and_typedefs(&self, mut id: TypeId) -> Result<TypeId, BtfError> {
-        for _ in 0..MAX_RESOLVE_DEPTH {
-            match self.kind(id) {
-                Kind::Typedef(t)
-                | Kind::Volatile(t)
-                | Kind::Const(t)
-                | Kind::Restrict(t)
-                | Kind::TypeTag(t) => id = *t,
-                _ => return Ok(id),
-            }
-        }
-        Err(self.cycle(id))
-    }
-
-    /// Follows modifiers only (not typedefs).
-    pub fn skip_mods(&self, mut id: TypeId) -> Result<TypeId, BtfError> {
-        for _ in 0..MAX_RESOLVE_DEPTH {
-            match self.kind(id) {
-                Kind::Volatile(t) | Kind::Const(t) | Kind::Restrict(t) | Kind::TypeTag(t) => {
-                    id = *t
-                }
-                _ => return Ok(id),
-            }
-        }
-        Err(self.cycle(id))
-    }
-
-    fn cycle(&self, id: TypeId) -> BtfError {
-        BtfError::new(format!(
-            "type [{}] {} '{}': type chain is longer than {MAX_RESOLVE_DEPTH} (a cycle?)",
-            id.0,
-            self.kind(id).name(),
-            self.name(id)
-        ))
-    }
-
-    /// The size in bytes of a type (through typedefs, modifiers, variables and arrays).
-    pub fn resolve_size(&self, id: TypeId) -> Result<u64, BtfError> {
-        let mut id = id;
-        let mut mult: u64 = 1;
-        for _ in 0..MAX_RESOLVE_DEPTH {
-            let size = match self.kind(id) {
-                Kind::Int { size, .. }
-                | Kind::Struct { size, .. }
-                | Kind::Union { size, .. }
-                | Kind::Enum { size, .. }
-                | Kind::Enum64 { size, .. }
-                | Kind::Datasec { size, .. }
-                | Kind::Float { size } => u64::from(*size),
-                Kind::Ptr(_) => 8,
-                Kind::Typedef(t)
-                | Kind::Volatile(t)
-                | Kind::Const(t)
-                | Kind::Restrict(t)
-                | Kind::TypeTag(t)
-                | Kind::Var { ty: t, .. }
-                | Kind::DeclTag { ty: t, .. } => {
-                    id = *t;
-                    continue;
-                }
-                Kind::Array { elem, len, .. } => {
-                    mult = mult.checked_mul(u64::from(*len)).ok_or_else(|| {
-                        BtfError::new(format!("type [{}]: array size overflows", id.0))
-                    })?;
-                    id = *elem;
-                    continue;
-                }
-                k => {
-                    return Err(BtfError::new(format!(
-                        "type [{}] {} '{}' has no size",
-                        id.0,
-                        k.name(),
-                        self.name(id)
-                    )));
-                }
-            };
-            return size
-                .checked_mul(mult)
-                .ok_or_else(|| BtfError::new(format!("type [{}]: size overflows", id.0)));
-        }
-        Err(self.cycle(id))
-    }
-
-    /// A C-like spelling of a type: `int`, `unsigned int`, `struct iphdr *`, `char[16]`,
-    /// `const struct foo *`, `void *`, `int (*)(void *)`.
-    pub fn type_name(&self, id: TypeId) -> String {
-        let mut budget = 256;
-        self.type_name_depth(id, 0, &mut budget)
-    }
-
-    /// `budget` bounds the total work: names of self-referencing function prototypes would
-    /// otherwise grow exponentially.
-    fn type_name_depth(&self, id: TypeId, depth: usize, budget: &mut usize) -> String {
-        if depth > MAX_RESOLVE_DEPTH || *budget == 0 {
-            return "...".into();
-        }
-        *budget -= 1;
-        let t = match self.ty(id) {
-            Some(t) => t,
-            None => return format!("<bad type {}>", id.0),
-        };
-        let named = |kw: &str| {
-            if t.name.is_empty() {
-                format!("{kw} (anon)")
-            } else {
-                format!("{kw} {}", t.name)
-            }
-        };
-        match &t.kind {
-            Kind::Void => "void".into(),
-            Kind::Int { .. } | Kind::Float { .. } | Kind::Typedef(_) => t.name.clone(),
-            Kind::Struct { .. } => named("struct"),
-            Kind::Union { .. } => named("union"),
-            Kind::Enum { .. } | Kind::Enum64 { .. } => named("enum"),
-            Kind::Fwd { union } => named(if *union { "union" } else { "struct" }),
-            Kind::Ptr(p) => {
-                if let Kind::FuncProto { ret, params } = self.kind(*p) {
-                    let ps: Vec<String> = params
-                        .iter()
-                        .map(|p| self.type_name_depth(p.ty, depth + 1, budget))
-                        .collect();
-                    return format!(
-                        "{} (*)({})",
-                        self.type_name_depth(*ret, depth + 1, budget),
-                        if ps.is_empty() {
-                            "void".into()
-                        } else {
-                            ps.join(", ")
-                        }
-                    );
-                }
-                format!("{} *", self.type_name_depth(*p, depth + 1, budget))
-            }
-            Kind::Array { elem, len, .. } => {
-                format!("{}[{len}]", self.type_name_depth(*elem, depth + 1, budget))
-            }
-            Kind::Const(x) => format!("const {}", self.type_name_depth(*x, depth + 1, budget)),
-            Kind::Volatile(x) => {
-                format!("volatile {}", self.type_name_depth(*x, depth + 1, budget))
-            }
-            Kind::Restrict(x) => {
-                format!("{} restrict", self.type_name_depth(*x, depth + 1, budget))
-            }
-            Kind::TypeTag(x) => self.type_name_depth(*x, depth + 1, budget),
-            Kind::Func { .. } | Kind::Var { .. } | Kind::Datasec { .. } | Kind::DeclTag { .. } => {
-                t.name.clone()
-            }
-            Kind::FuncProto { ret, params } => {
-                let ps: Vec<String> = params
-                    .iter()
-                    .map(|p| self.type_name_depth(p.ty, depth + 1, budget))
-                    .collect();
-                format!(
-                    "{} ({})",
-                    self.type_name_depth(*ret, depth + 1, budget),
-                    ps.join(", ")
-                )
-            }
-        }
-    }
-
-    /// The DATASEC called `name` (e.g. `.maps`, `.data`).
-    pub fn datasec(&self, name: &str) -> Option<TypeId> {
-        self.find(name, |k| matches!(k, Kind::Datasec { .. }))
-    }
-
-    /// Members of a struct or union (after typedefs and modifiers).
-    pub fn members(&self, id: TypeId) -> Result<&[Member], BtfError> {
-        let id = self.skip_mods_and_typedefs(id)?;
-        match self.kind(id) {
-            Kind::Struct { members, .. } | Kind::Union { members, .. } => Ok(members),
-            k => Err(BtfError::new(format!(
-                "type [{}] is a {}, not a struct or union",
-                id.0,
-                k.name()
-            ))),
-        }
+        assert_eq!(btf.format_type(arr), "char[16]");
+        assert_eq!(btf.format_type(s), "struct s");
+        assert_eq!(btf.format_type(u), "union u");
+        assert_eq!(btf.format_type(e), "enum e");
+        assert_eq!(btf.format_type(f), "union f");
+        assert_eq!(btf.format_type(c), "const volatile td");
+        assert_eq!(btf.format_type(r), "int *restrict");
+        assert_eq!(btf.format_type(func), "int fn(const volatile td, ...)");
+        assert_eq!(btf.format_type(var), "char var[16]");
+        assert_eq!(btf.format_type(sec), "SEC(\".data\")");
+        assert_eq!(btf.format_type(fl), "double");
+        assert_eq!(btf.format_type(dt), "struct s");
+        assert_eq!(btf.format_type(tt), "int");
+        assert_eq!(btf.format_type(e64), "enum e64");
+        assert_eq!(btf.resolve_size(c).unwrap(), 4);
+        assert_eq!(btf.resolve_size(var).unwrap(), 16);
+        assert!(btf.resolve_size(func).is_err());
+        assert!(btf.resolve_size(f).is_err());
+        assert_eq!(btf.skip_mods_and_typedefs(c).unwrap(), int);
+        assert_eq!(btf.skip_mods(c).unwrap(), td);
+        assert_eq!(btf.members(s).unwrap()[0].bitfield_size, 3);
+        assert_eq!(btf.enum_values(e).unwrap()[0].val as i64, -1);
+        assert_eq!(btf.enum_values(e64).unwrap()[0].val, 1 << 40);
+        assert_eq!(btf.datasec_vars(sec).unwrap()[0].size, 16);
+        assert_eq!(
+            btf.dump_type(e),
+            "[7] ENUM 'e' encoding=SIGNED size=4 vlen=1\n\t'E' val=-1"
+        );
+        assert_eq!(
+            btf.dump_type(ch),
+            "[2] INT 'char' size=1 bits_offset=0 nr_bits=8 encoding=CHAR"
+        );
+        assert_eq!(btf.find_all("int"), vec![int]);
+        assert_eq!(btf.find(Kind::Func, "fn"), Some(func));
+        assert_eq!(btf.datasec(".data"), Some(sec));
     }
 }
