@@ -42,6 +42,8 @@ pub struct CodeUnit {
     pub relocs: BTreeMap<usize, String>,
     /// Sections (not code) that relocations name through their section symbol.
     pub data_sections: Vec<String>,
+    /// Comment lines to print before slots (source lines for `disasm --source`).
+    pub comments: BTreeMap<usize, String>,
 }
 
 /// A read input.
@@ -81,6 +83,7 @@ pub fn read_input(path: &Path, opts: InputOpts) -> Result<Input, CliError> {
             globals: Vec::new(),
             relocs: BTreeMap::new(),
             data_sections: Vec::new(),
+            comments: BTreeMap::new(),
         }],
     })
 }
@@ -114,6 +117,7 @@ fn from_assembly(a: &Assembly) -> Input {
             globals: s.globals.clone(),
             relocs: s.relocs.iter().map(|r| (r.pc, r.symbol.clone())).collect(),
             data_sections: Vec::new(),
+            comments: BTreeMap::new(),
             program,
         });
     }
@@ -160,6 +164,7 @@ fn from_elf(path: &Path, obj: &ElfObject) -> Result<Input, CliError> {
                 .filter(|r| r.section_symbol && !obj.code.iter().any(|c| c.name == r.symbol))
                 .map(|r| r.symbol.clone())
                 .collect(),
+            comments: BTreeMap::new(),
             program,
         });
     }

@@ -52,6 +52,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`bpfvet ... | head`) ends the program quietly, as SIGPIPE would.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Asm(a) => commands::asm::run(&a),

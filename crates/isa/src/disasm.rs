@@ -504,6 +504,9 @@ pub struct DisasmOptions {
     pub jump_labels: bool,
     /// Append `# bpf_helper_name` after helper calls.
     pub helper_names: bool,
+    /// Comment lines printed before the instruction at a slot (`; <C source line>` for
+    /// `disasm --source`); the assembler skips them.
+    pub comments: BTreeMap<usize, String>,
 }
 
 /// Disassembles a program. Local calls and `func(...)` references always print a label (a
@@ -532,6 +535,11 @@ pub fn disassemble(prog: &Program, dialect: Dialect, opts: &DisasmOptions) -> St
     for (pc, insn) in prog.iter() {
         if let Some(l) = labels.get(&pc) {
             let _ = writeln!(out, "{l}:");
+        }
+        if let Some(c) = opts.comments.get(&pc) {
+            for line in c.lines() {
+                let _ = writeln!(out, "; {line}");
+            }
         }
         let target = insn.branch_offset().and_then(|off| {
             let t = pc as i64 + 1 + off;

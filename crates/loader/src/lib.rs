@@ -7,6 +7,7 @@
 //! Bad input never panics: every malformed object gives a [`LoadError`] that says what is
 //! wrong and where.
 
+mod btf_maps;
 pub mod link;
 pub mod maps;
 pub mod object;

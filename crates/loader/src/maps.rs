@@ -236,7 +236,6 @@ pub(crate) fn data_maps(elf: &ElfObject, obj_name: &str) -> Vec<MapDef> {
 }
 
 /// The `.kconfig` map holding `extern ... __kconfig` values, `size` bytes.
-#[allow(dead_code)] // used once .kconfig externs are resolved (needs BTF)
 pub(crate) fn kconfig_map(obj_name: &str, size: u32, contents: Vec<u8>) -> MapDef {
     let mut m = MapDef::blank(
         internal_map_name(obj_name, ".kconfig"),
@@ -249,7 +248,8 @@ pub(crate) fn kconfig_map(obj_name: &str, size: u32, contents: Vec<u8>) -> MapDe
     m.key_size = 4;
     m.value_size = size;
     m.max_entries = 1;
-    m.map_flags = BPF_F_RDONLY_PROG;
+    // The externs are not static variables, so libbpf makes the map mmapable.
+    m.map_flags = BPF_F_RDONLY_PROG | BPF_F_MMAPABLE;
     m.frozen = true;
     m.initial_value = Some(contents);
     m

@@ -14,13 +14,22 @@ fn fixture(name: &str) -> BpfObject {
         .join(name);
     let bytes = std::fs::read(&path).unwrap();
     let stem = name.strip_suffix(".o").unwrap().to_string();
-    BpfObject::load(&bytes, &LoadOptions { name: stem }).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let opts = LoadOptions {
+        name: stem,
+        kernel_version: Some(0x61200),
+        ..LoadOptions::default()
+    };
+    BpfObject::load(&bytes, &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn from_asm(text: &str) -> Result<BpfObject, String> {
     let a = assemble_sections(text, Dialect::Llvm).map_err(|e| e.to_string())?;
     let bytes = write_relocatable(&a).map_err(|e| e.to_string())?;
-    BpfObject::load(&bytes, &LoadOptions { name: "t".into() }).map_err(|e| e.msg)
+    let opts = LoadOptions {
+        name: "t".into(),
+        ..LoadOptions::default()
+    };
+    BpfObject::load(&bytes, &opts).map_err(|e| e.msg)
 }
 
 /// Every (pc, target) of a BPF-to-BPF call.
@@ -290,4 +299,202 @@ fn relocation_errors_name_the_instruction() {
         1,
         "undefined symbol is an unresolved extern"
     );
+}
+
+fn vmlinux() -> Option<std::sync::Arc<bpfvet_btf::Btf>> {
+    let bytes = std::fs::read("/sys/kernel/btf/vmlinux").ok()?;
+    Some(std::sync::Arc::new(bpfvet_btf::Btf::parse(&bytes).unwrap()))
+}
+
+#[test]
+fn btf_defined_maps() {
+    let o = fixture("btf_maps.o");
+    let by = |n: &str| {
+        o.maps
+            .iter()
+            .find(|m| m.name == n)
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    let pairs = by("pairs");
+    assert_eq!(
+        (
+            pairs.type_name().as_str(),
+            pairs.key_size,
+            pairs.value_size,
+            pairs.max_entries
+        ),
+        ("array", 4, 16, 16)
+    );
+    assert!(pairs.btf_value_type_id.is_some());
+    let sized = by("sized");
+    assert_eq!(
+        (
+            sized.key_size,
+            sized.value_size,
+            sized.max_entries,
+            sized.map_flags
+        ),
+        (8, 16, 1024, 1)
+    );
+    let lru = by("pinned_lru");
+    assert_eq!(
+        (
+            lru.type_name().as_str(),
+            lru.numa_node,
+            lru.pinning,
+            lru.map_flags
+        ),
+        ("lru_hash", Some(0), 1, 4)
+    );
+    let events = by("events");
+    assert_eq!(
+        (events.type_name().as_str(), events.max_entries),
+        ("ringbuf", 4096)
+    );
+    let outer = by("outer");
+    let inner = outer.inner.as_ref().expect("inner map definition");
+    assert_eq!(
+        (
+            inner.type_name().as_str(),
+            inner.key_size,
+            inner.value_size,
+            inner.max_entries
+        ),
+        ("array", 4, 4, 4)
+    );
+    assert_eq!(
+        outer.init_slots,
+        [(0, "inner_a".to_string()), (1, "inner_b".to_string())]
+    );
+    assert_eq!(by("jumps").init_slots, [(1, "tail_target".to_string())]);
+    // The program's LD_IMM64s name maps by index.
+    let p = o.program("use_maps").unwrap();
+    let named: Vec<&str> = p
+        .program
+        .insns()
+        .iter()
+        .filter_map(|i| match i {
+            Insn::LdImm64 {
+                kind: Imm64Kind::MapIdx,
+                imm,
+                ..
+            } => Some(o.maps[*imm as usize].name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for m in ["pairs", "outer", "sized", "pinned_lru", "events", "jumps"] {
+        assert!(named.contains(&m), "{m} not referenced: {named:?}");
+    }
+}
+
+#[test]
+fn global_data_in_every_section_kind() {
+    let o = fixture("globals.o");
+    let flags: Vec<(&str, &str, u32, u32)> = o
+        .maps
+        .iter()
+        .map(|m| {
+            (
+                m.name.as_str(),
+                m.real_name.as_str(),
+                m.value_size,
+                m.map_flags,
+            )
+        })
+        .collect();
+    // As libbpf names and flags them (bpftool map show on the loaded object agrees).
+    assert_eq!(
+        flags,
+        [
+            ("by_len", "by_len", 8, 0),
+            ("globals.rodata", ".rodata", 16, 0x480),
+            ("globals.data", ".data", 8, 0x400),
+            (".data.counters", ".data.counters", 4, 0x400),
+            (".rodata.table", ".rodata.table", 16, 0x480),
+            ("globals.bss", ".bss", 8, 0x400),
+            ("globals.kconfig", ".kconfig", 8, 0x480),
+        ]
+    );
+    // .kconfig: CONFIG_HZ (weak, absent: 0) at 0, LINUX_KERNEL_VERSION at 4.
+    let k = o.maps.iter().find(|m| m.real_name == ".kconfig").unwrap();
+    assert_eq!(
+        k.initial_value.as_deref(),
+        Some(&[0, 0, 0, 0, 0, 0x12, 6, 0][..])
+    );
+    let p = &o.programs[0];
+    assert!(p.unresolved.is_empty(), "{:?}", p.unresolved);
+    // The callback passed to bpf_loop is appended and referenced by a function pointer.
+    assert!(p.placements.iter().any(|pl| pl.name == "loop_body"));
+    assert!(p.program.insns().iter().any(|i| matches!(
+        i,
+        Insn::LdImm64 {
+            kind: Imm64Kind::Func,
+            ..
+        }
+    )));
+    // Source lines for every instruction, from the C file.
+    assert!(
+        p.lines
+            .iter()
+            .all(|l| l.as_ref().is_some_and(|l| l.file.ends_with("globals.c")))
+    );
+}
+
+#[test]
+fn co_re_against_the_running_kernel() {
+    let Some(target) = vmlinux() else {
+        eprintln!("skipping: /sys/kernel/btf/vmlinux is absent");
+        return;
+    };
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/core.o"),
+    )
+    .unwrap();
+    let opts = LoadOptions {
+        name: "core".into(),
+        target_btf: Some(target.clone()),
+        ..LoadOptions::default()
+    };
+    let o = BpfObject::load(&bytes, &opts).unwrap();
+    assert!(o.core.len() >= 20, "{} relocations", o.core.len());
+    // task_struct.pid's offset is the kernel's own.
+    let task = target
+        .find(bpfvet_btf::Kind::Struct, "task_struct")
+        .unwrap();
+    let (pid, _) = target.member_by_name(task, "pid").unwrap();
+    let want = u64::from(pid.bit_offset / 8);
+    assert!(
+        o.core.iter().any(|c| c.kind == "byte_off"
+            && c.local.contains("task_struct.pid")
+            && c.new_val == want)
+    );
+    // The missing field: exists = 0, and the direct read is poisoned.
+    assert!(
+        o.core.iter().any(|c| c.kind == "field_exists"
+            && c.local.contains("no_such_field")
+            && c.new_val == 0)
+    );
+    let missing = o.program("core_missing").unwrap();
+    assert!(
+        missing.unresolved.iter().any(|u| u.contains("poisoned")),
+        "{:?}",
+        missing.unresolved
+    );
+    assert!(
+        missing
+            .program
+            .insns()
+            .iter()
+            .any(|i| matches!(i, Insn::Call(CallKind::Helper(0xbad2310))))
+    );
+    // Without a target BTF the relocations are reported as not applied.
+    let o = BpfObject::load(
+        &bytes,
+        &LoadOptions {
+            name: "core".into(),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert!(o.programs[0].unresolved.iter().any(|u| u.contains("CO-RE")));
 }

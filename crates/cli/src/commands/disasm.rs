@@ -21,10 +21,16 @@ pub struct DisasmArgs {
     /// Print jump targets as labels instead of offsets
     #[arg(long)]
     pub labels: bool,
+    /// Interleave the C source lines (from the object's BTF line info), like llvm-objdump -S
+    #[arg(long, short = 'S')]
+    pub source: bool,
 }
 
 pub fn run(a: &DisasmArgs) -> Result<u8, CliError> {
-    let input = read_input(&a.input.file, a.input.opts())?;
+    let mut input = read_input(&a.input.file, a.input.opts())?;
+    if a.source {
+        add_source_lines(&a.input.file, &mut input)?;
+    }
     let text = render(
         &input,
         a.input.dialect.into(),
@@ -37,6 +43,44 @@ pub fn run(a: &DisasmArgs) -> Result<u8, CliError> {
     );
     print!("{text}");
     Ok(0)
+}
+
+/// Attaches `; <source line>` comments to each unit from the object's `.BTF.ext` line info:
+/// one comment where the source line changes.
+fn add_source_lines(path: &std::path::Path, input: &mut Input) -> Result<(), CliError> {
+    if input.kind != InputKind::Elf {
+        return Err(CliError::usage(
+            "--source needs an ELF object with BTF line info",
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| CliError::io(path, &e))?;
+    let elf = bpfvet_loader::ElfObject::parse(&bytes).map_err(|e| CliError::input(path, e.msg))?;
+    let (Some(b), Some(e)) = (elf.section_by_name(".BTF"), elf.section_by_name(".BTF.ext")) else {
+        return Err(CliError::input(
+            path,
+            "the object has no .BTF/.BTF.ext line info",
+        ));
+    };
+    let btf = bpfvet_btf::Btf::parse(&b.data).map_err(|e| CliError::input(path, e.to_string()))?;
+    let ext = bpfvet_btf::BtfExt::parse(&e.data, &btf)
+        .map_err(|e| CliError::input(path, e.to_string()))?;
+    for unit in &mut input.units {
+        let mut last: Option<(String, u32)> = None;
+        for (pc, _) in unit.program.iter() {
+            let Some(li) = ext.line_at(&unit.section, pc) else {
+                continue;
+            };
+            let key = (li.file_name.clone(), li.line_num);
+            if last.as_ref() == Some(&key) {
+                continue;
+            }
+            last = Some(key);
+            let file = li.file_name.rsplit('/').next().unwrap_or(&li.file_name);
+            unit.comments
+                .insert(pc, format!("{}  [{file}:{}]", li.line.trim(), li.line_num));
+        }
+    }
+    Ok(())
 }
 
 /// The listing of a whole input: section directives, `.globl` lines and every unit's code,
@@ -74,6 +118,7 @@ pub fn render(input: &Input, dialect: Dialect, base: &DisasmOptions) -> String {
         let opts = DisasmOptions {
             labels: unit.labels.clone(),
             relocs: unit.relocs.clone(),
+            comments: unit.comments.clone(),
             ..base.clone()
         };
         out.push_str(&disassemble(&unit.program, dialect, &opts));

@@ -19,10 +19,62 @@ pub struct InspectArgs {
     /// Print JSON instead of tables
     #[arg(long)]
     pub json: bool,
+    /// Target BTF for CO-RE relocations (default: /sys/kernel/btf/vmlinux when present)
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
+}
+
+/// Where CO-RE, kconfig and ksym externs resolve: the given BTF file, else the running
+/// kernel's BTF when there is one; `LINUX_KERNEL_VERSION` and `CONFIG_*` from the running
+/// kernel when readable.
+pub fn load_options(name: String, btf: Option<&Path>) -> Result<LoadOptions, CliError> {
+    let vmlinux = Path::new("/sys/kernel/btf/vmlinux");
+    let path = btf.or(vmlinux.exists().then_some(vmlinux));
+    let target_btf = match path {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| CliError::io(p, &e))?;
+            Some(std::sync::Arc::new(
+                bpfvet_btf::Btf::parse(&bytes).map_err(|e| CliError::input(p, e.to_string()))?,
+            ))
+        }
+        None => None,
+    };
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut nums = release
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    let kernel_version = match (nums.next(), nums.next(), nums.next()) {
+        (Some(a), Some(b), c) => Some((a << 16) | (b << 8) | c.unwrap_or(0).min(255)),
+        _ => None,
+    };
+    let mut kconfig = std::collections::HashMap::new();
+    let config =
+        std::fs::read_to_string(format!("/boot/config-{}", release.trim())).unwrap_or_default();
+    for line in config.lines() {
+        if let Some((k, v)) = line.split_once('=') {
+            let v = match v {
+                "y" => Some(1),
+                "m" => Some(2),
+                "n" => Some(0),
+                v if v.starts_with("0x") => u64::from_str_radix(&v[2..], 16).ok(),
+                v => v.parse::<i64>().ok().map(|n| n as u64),
+            };
+            if let Some(v) = v {
+                kconfig.insert(k.to_string(), v);
+            }
+        }
+    }
+    Ok(LoadOptions {
+        name,
+        target_btf,
+        kernel_version,
+        kconfig,
+    })
 }
 
 /// Loads an ELF object as the loader prepares it; the object's name is the file stem.
-pub fn load_object(path: &Path) -> Result<BpfObject, CliError> {
+pub fn load_object(path: &Path, btf: Option<&Path>) -> Result<BpfObject, CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::io(path, &e))?;
     if !bpfvet_loader::is_elf(&bytes) {
         return Err(CliError::input(path, "not an ELF object"));
@@ -34,7 +86,8 @@ pub fn load_object(path: &Path) -> Result<BpfObject, CliError> {
         .map(|n| n.strip_suffix(".bpf").unwrap_or(n))
         .unwrap_or("object")
         .to_string();
-    BpfObject::load(&bytes, &LoadOptions { name }).map_err(|e| CliError::input(path, e.msg))
+    let opts = load_options(name, btf)?;
+    BpfObject::load(&bytes, &opts).map_err(|e| CliError::input(path, e.msg))
 }
 
 #[derive(Serialize)]
@@ -128,7 +181,7 @@ fn json_program(p: &ProgramInfo) -> JsonProgram<'_> {
 }
 
 pub fn run(a: &InspectArgs) -> Result<u8, CliError> {
-    let obj = load_object(&a.file)?;
+    let obj = load_object(&a.file, a.btf.as_deref())?;
     if a.json {
         let j = JsonObject {
             file: a.file.display().to_string(),

@@ -43,6 +43,9 @@ pub struct VerifyArgs {
     /// Print JSON
     #[arg(long)]
     pub json: bool,
+    /// Target BTF for CO-RE relocations (default: /sys/kernel/btf/vmlinux when present)
+    #[arg(long)]
+    pub btf: Option<PathBuf>,
 }
 
 /// One program to verify.
@@ -76,6 +79,8 @@ struct JsonError {
     message: String,
     errno: &'static str,
     explanation: Option<String>,
+    /// `file:line:col` of the instruction, when the object has line info.
+    source: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -150,6 +155,18 @@ fn elf_jobs(a: &VerifyArgs, obj: &BpfObject) -> Result<Vec<Job>, CliError> {
         env.expected_attach_type = p.section_type.as_ref().and_then(|t| t.expected_attach_type);
         env.sleepable = p.section_type.as_ref().is_some_and(|t| t.sleepable());
         env.log_level = a.log_level;
+        env.lines = p
+            .lines
+            .iter()
+            .map(|l| {
+                l.as_ref().map(|l| bpfvet_verifier::env::SourceLine {
+                    file: l.file.clone(),
+                    line: l.line,
+                    col: l.col,
+                    text: l.text.clone(),
+                })
+            })
+            .collect();
         jobs.push(Job {
             name: p.name.clone(),
             section: p.section.clone(),
@@ -177,7 +194,7 @@ fn elf_jobs(a: &VerifyArgs, obj: &BpfObject) -> Result<Vec<Job>, CliError> {
 fn jobs(a: &VerifyArgs) -> Result<Vec<Job>, CliError> {
     let bytes = std::fs::read(&a.file).map_err(|e| CliError::io(&a.file, &e))?;
     if !a.raw && !a.asm && bpfvet_loader::is_elf(&bytes) {
-        let obj = load_object(&a.file)?;
+        let obj = load_object(&a.file, a.btf.as_deref())?;
         return elf_jobs(a, &obj);
     }
     let prog_type = type_id(&a.file, a.prog_type.as_deref().unwrap_or("socket_filter"))?;
@@ -240,6 +257,10 @@ pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {
                         message: e.message.clone(),
                         errno: e.errno.name(),
                         explanation: e.explanation.clone(),
+                        source: e.insn.and_then(|i| j.env.lines.get(i)).and_then(|l| {
+                            l.as_ref()
+                                .map(|l| format!("{}:{}:{}", l.file, l.line, l.col))
+                        }),
                     }),
                     stats: JsonStats {
                         processed_insns: o.stats.processed_insns,
@@ -277,6 +298,10 @@ pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {
                     match e.insn {
                         Some(i) => println!("  insn {i}: {}", e.message),
                         None => println!("  {}", e.message),
+                    }
+                    if let Some(Some(src)) = e.insn.and_then(|i| j.env.lines.get(i)) {
+                        let file = src.file.rsplit('/').next().unwrap_or(&src.file);
+                        println!("  at {file}:{}:{}: {}", src.line, src.col, src.text.trim());
                     }
                     if let Some(x) = &e.explanation {
                         println!("  note: {x}");
