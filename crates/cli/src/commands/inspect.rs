@@ -99,6 +99,41 @@ struct JsonObject<'a> {
     kern_version: Option<u32>,
     programs: Vec<JsonProgram<'a>>,
     maps: Vec<JsonMap<'a>>,
+    btf: Option<JsonBtf>,
+}
+
+#[derive(Serialize)]
+struct JsonBtf {
+    types: u32,
+    func_info: usize,
+    line_info: usize,
+    core_relos: usize,
+    core_applied: usize,
+    core_poisoned: usize,
+}
+
+fn btf_facts(obj: &BpfObject) -> Option<JsonBtf> {
+    let btf = obj.btf.as_ref()?;
+    let ext = obj.btf_ext.as_ref();
+    let code: Vec<&str> = obj
+        .functions
+        .iter()
+        .map(|f| f.section_name.as_str())
+        .collect();
+    let count = |f: &dyn Fn(&bpfvet_btf::BtfExt, &str) -> usize| -> usize {
+        let mut secs = code.clone();
+        secs.sort();
+        secs.dedup();
+        ext.map_or(0, |e| secs.iter().map(|s| f(e, s)).sum())
+    };
+    Some(JsonBtf {
+        types: btf.type_count(),
+        func_info: count(&|e, s| e.funcs(s).len()),
+        line_info: count(&|e, s| e.lines(s).len()),
+        core_relos: count(&|e, s| e.relos(s).len()),
+        core_applied: obj.core.iter().filter(|c| !c.poisoned).count(),
+        core_poisoned: obj.core.iter().filter(|c| c.poisoned).count(),
+    })
 }
 
 #[derive(Serialize)]
@@ -191,6 +226,7 @@ pub fn run(a: &InspectArgs) -> Result<u8, CliError> {
             kern_version: obj.kern_version,
             programs: obj.programs.iter().map(json_program).collect(),
             maps: obj.maps.iter().map(json_map).collect(),
+            btf: btf_facts(&obj),
         };
         let text = serde_json::to_string_pretty(&j).map_err(|e| CliError::usage(e.to_string()))?;
         println!("{text}");
@@ -319,6 +355,19 @@ pub fn render(path: &Path, obj: &BpfObject) -> String {
         ],
         &rows,
     ));
+    match btf_facts(obj) {
+        Some(b) => {
+            let _ = writeln!(
+                out,
+                "\nBTF: {} types; {} functions, {} source lines, {} CO-RE relocations ({} applied, \
+                 {} poisoned)",
+                b.types, b.func_info, b.line_info, b.core_relos, b.core_applied, b.core_poisoned
+            );
+        }
+        None => {
+            let _ = writeln!(out, "\nBTF: none");
+        }
+    }
     for p in &obj.programs {
         for u in &p.unresolved {
             let _ = writeln!(out, "note: program {}: {u}", p.name);
