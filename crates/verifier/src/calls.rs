@@ -165,11 +165,13 @@ impl Verifier<'_> {
 
     pub fn check_exit(&mut self, st: &mut State, pc: usize) -> Result<Next, VerifyError> {
         if st.frames.len() > 1 {
-            self.read_reg(st, pc, crate::step::reg(0))?;
+            // Whatever R0 holds goes back to the caller, even nothing (a static function whose
+            // result the caller ignores); any stack pointer is refused, as the kernel does.
+            self.scratch(0);
             let r0 = *st.reg(0);
-            if r0.ty == RegType::Stack && r0.frameno as usize == st.frameno() {
-                return Err(VerifyError::access(
-                    pc,
+            if r0.ty == RegType::Stack {
+                return Err(VerifyError::invalid(
+                    Some(pc),
                     "cannot return stack pointer to the caller",
                 ));
             }
@@ -382,6 +384,27 @@ impl Verifier<'_> {
     ) -> Result<(), VerifyError> {
         self.read_reg(st, pc, crate::step::reg(regno))?;
         let r = *st.reg(regno);
+        if let Arg::Unsupported(kind) = arg {
+            return Err(VerifyError::invalid(
+                Some(pc),
+                format!(
+                    "{}: argument {regno} of kind {kind} is not modelled by bpfvet yet",
+                    sig.name
+                ),
+            ));
+        }
+        if matches!(arg, Arg::Func) {
+            // The kernel verifies the callback as a nested call until the loop converges;
+            // bpfvet does not yet, so it cannot prove the callback safe.
+            return Err(VerifyError::invalid(
+                Some(pc),
+                format!(
+                    "{}: callback functions are not modelled by bpfvet yet (the callback body \
+                     would go unverified)",
+                    sig.name
+                ),
+            ));
+        }
         if matches!(arg, Arg::Anything) {
             if r.is_pointer() && !self.env.privileged {
                 return Err(VerifyError::access(

@@ -11,6 +11,7 @@
 pub mod alu;
 pub mod calls;
 pub mod cfg;
+pub mod data;
 pub mod env;
 pub mod error;
 pub mod explore;

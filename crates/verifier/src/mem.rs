@@ -304,7 +304,10 @@ impl Verifier<'_> {
             RegType::Ctx => {
                 leaks("ctx")?;
                 self.ctx_ptr_ok(pc, &reg, regno)?;
-                let res = self.ctx_access(pc, off, size, t)?;
+                let mut res = self.ctx_access(pc, off, size, t)?;
+                if res.flags.maybe_null {
+                    res.id = st.new_id();
+                }
                 Some(res)
             }
             RegType::Stack => {

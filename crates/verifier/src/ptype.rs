@@ -1,29 +1,53 @@
-//! Adapter from the program-type tables (`progtypes/`) to what the checkers ask.
-//! (Minimal built-in rules until the generated tables are wired in.)
+//! Adapter from the generated program-type tables (`data/ctx_table.rs`) to what the checkers
+//! ask: context field access (`is_valid_access`), return ranges, packet and LD_ABS rights.
 
+use crate::data::ctx_table::{PKT_WRITE, PROG_TYPES};
 use crate::error::VerifyError;
 use crate::explore::Verifier;
 use crate::mem::Access;
 use crate::reg::{RegState, RegType};
 
-pub fn may_write_packet(prog_type: u32, _attach: Option<u32>) -> bool {
-    matches!(prog_type, 3 | 4 | 6 | 10 | 11 | 12 | 14 | 16)
+type Row = (
+    u32,
+    u32,
+    &'static [crate::data::ctx_table::Field],
+    Option<(i64, i64)>,
+    bool,
+    bool,
+);
+
+fn row(prog_type: u32) -> Option<&'static Row> {
+    PROG_TYPES.iter().find(|r| r.0 == prog_type)
 }
 
+pub fn may_write_packet(prog_type: u32, _attach: Option<u32>) -> bool {
+    PKT_WRITE.contains(&prog_type)
+}
+
+/// Helpers may be given packet pointers by program types with direct packet access.
 pub fn helper_packet_access(prog_type: u32) -> bool {
-    matches!(prog_type, 3 | 4 | 6 | 10 | 11 | 12 | 14 | 16 | 8 | 1)
+    row(prog_type).is_some_and(|r| r.4)
 }
 
 pub fn ld_abs_allowed(prog_type: u32) -> bool {
-    matches!(prog_type, 1 | 3 | 4)
+    row(prog_type).is_some_and(|r| r.5)
 }
 
-pub fn return_range(_prog_type: u32, _attach: Option<u32>) -> Option<(i64, i64)> {
-    None
+/// The range R0 must be in at exit, when the program type has one (attach-type dependent
+/// ranges use the default attach type's).
+pub fn return_range(prog_type: u32, _attach: Option<u32>) -> Option<(i64, i64)> {
+    row(prog_type).and_then(|r| r.3)
 }
 
-pub fn sock_field_ok(_ty: RegType, off: i64, size: i64) -> bool {
-    off >= 0 && size > 0 && off + size <= 8
+/// Reads through socket pointers: within the socket structure the kernel exposes.
+pub fn sock_field_ok(ty: RegType, off: i64, size: i64) -> bool {
+    let limit = match ty {
+        RegType::Sock | RegType::SockCommon => 80,
+        RegType::TcpSock => 112,
+        RegType::XdpSock => 4,
+        _ => 0,
+    };
+    off >= 0 && size > 0 && off + size <= limit && off % size == 0
 }
 
 impl Verifier<'_> {
@@ -35,10 +59,48 @@ impl Verifier<'_> {
         size: i64,
         t: Access,
     ) -> Result<RegState, VerifyError> {
-        let _ = t;
-        Err(VerifyError::access(
-            pc,
-            format!("invalid bpf_context access off={off} size={size}"),
-        ))
+        let refuse = || {
+            Err(VerifyError::access(
+                pc,
+                format!("invalid bpf_context access off={off} size={size}"),
+            )
+            .with_explanation(format!(
+                "this program type's context has no field that may be {} with {size} bytes at \
+                 offset {off}",
+                if t == Access::Read { "read" } else { "written" }
+            )))
+        };
+        let Some(r) = row(self.env.prog_type) else {
+            return refuse();
+        };
+        if off < 0 || size <= 0 {
+            return refuse();
+        }
+        let (off_u, size_u) = (off as u32, size as u32);
+        let Some(f) = r.2.iter().find(|f| off_u >= f.1 && off_u < f.1 + f.2) else {
+            return refuse();
+        };
+        let rel = off_u - f.1;
+        let sizes = if t == Access::Read { f.3 } else { f.4 };
+        let ok = sizes.iter().any(|(sz, offs)| {
+            *sz == size_u
+                && match offs {
+                    None => rel % size_u == 0 && rel + size_u <= f.2,
+                    Some(list) => list.contains(&rel),
+                }
+        });
+        if !ok {
+            return refuse();
+        }
+        Ok(match f.5 {
+            Some(ty) if t == Access::Read => {
+                let mut p = RegState::pointer(ty);
+                if f.6 {
+                    p.flags.maybe_null = true;
+                }
+                p
+            }
+            _ => RegState::unknown(),
+        })
     }
 }
