@@ -1,0 +1,223 @@
+//! The raw bpf(2) calls: `union bpf_attr` built as a zeroed byte buffer with fields written at
+//! their uapi offsets (the kernel rejects non-zero bytes it does not know, so unused space
+//! stays zero), and the info structs read back the same way.
+
+use crate::{Fd, LoadOutcome, MapInfo, MapSpec, ProgInfo, ProgLoad, SysError};
+
+const MAP_CREATE: i32 = 0;
+const MAP_UPDATE_ELEM: i32 = 2;
+const PROG_LOAD: i32 = 5;
+const OBJ_GET: i32 = 7;
+const MAP_GET_FD_BY_ID: i32 = 14;
+const OBJ_GET_INFO_BY_FD: i32 = 15;
+const MAP_FREEZE: i32 = 22;
+
+/// Size of the attr we pass (`union bpf_attr` as of 6.x is larger; the tail stays zero).
+const ATTR_SIZE: usize = 160;
+
+struct Attr([u8; ATTR_SIZE]);
+
+impl Attr {
+    fn new() -> Attr {
+        Attr([0; ATTR_SIZE])
+    }
+    fn u32(&mut self, off: usize, v: u32) -> &mut Attr {
+        self.0[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(&mut self, off: usize, v: u64) -> &mut Attr {
+        self.0[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn bytes(&mut self, off: usize, b: &[u8]) -> &mut Attr {
+        self.0[off..off + b.len()].copy_from_slice(b);
+        self
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Issues one bpf() command; the result or the errno.
+fn bpf(cmd: i32, attr: &mut Attr, command: &'static str) -> Result<i64, SysError> {
+    // SAFETY: `attr` is a live, writable buffer of ATTR_SIZE bytes for the whole call and the
+    // size we pass is its size; every pointer stored inside it (insns, license, log, keys,
+    // values, info buffers, paths) points at memory the caller keeps alive and sized as the
+    // corresponding length field says.
+    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.0.as_mut_ptr(), ATTR_SIZE) };
+    if r < 0 {
+        Err(SysError {
+            command,
+            errno: errno(),
+        })
+    } else {
+        Ok(r as i64)
+    }
+}
+
+pub fn close(fd: i32) {
+    // SAFETY: `fd` is a descriptor this crate opened and owns (held in an `Fd`, closed once).
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+fn name16(name: &str) -> [u8; 16] {
+    let mut n = [0u8; 16];
+    for (i, b) in name
+        .bytes()
+        .filter(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'.')
+        .take(15)
+        .enumerate()
+    {
+        n[i] = b;
+    }
+    n
+}
+
+pub fn map_create(s: &MapSpec) -> Result<Fd, SysError> {
+    let mut a = Attr::new();
+    a.u32(0, s.map_type)
+        .u32(4, s.key_size)
+        .u32(8, s.value_size)
+        .u32(12, s.max_entries)
+        .u32(16, s.flags)
+        .u32(20, s.inner_map_fd.unwrap_or(0) as u32)
+        .bytes(28, &name16(&s.name));
+    bpf(MAP_CREATE, &mut a, "BPF_MAP_CREATE").map(|fd| Fd(fd as i32))
+}
+
+pub fn map_update(fd: i32, key: &[u8], value: &[u8], flags: u64) -> Result<(), SysError> {
+    let mut a = Attr::new();
+    a.u32(0, fd as u32)
+        .u64(8, key.as_ptr() as u64)
+        .u64(16, value.as_ptr() as u64)
+        .u64(24, flags);
+    bpf(MAP_UPDATE_ELEM, &mut a, "BPF_MAP_UPDATE_ELEM").map(|_| ())
+}
+
+pub fn map_freeze(fd: i32) -> Result<(), SysError> {
+    let mut a = Attr::new();
+    a.u32(0, fd as u32);
+    bpf(MAP_FREEZE, &mut a, "BPF_MAP_FREEZE").map(|_| ())
+}
+
+pub fn prog_load(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
+    let license = std::ffi::CString::new(p.license.replace('\0', "")).unwrap_or_default();
+    let mut size = if p.log_level > 0 { 1 << 20 } else { 0 };
+    loop {
+        let mut log = vec![0u8; size.max(1)];
+        let mut a = Attr::new();
+        a.u32(0, p.prog_type)
+            .u32(4, (p.insns.len() / 8) as u32)
+            .u64(8, p.insns.as_ptr() as u64)
+            .u64(16, license.as_ptr() as u64)
+            .u32(40, p.kern_version)
+            .u32(44, p.prog_flags)
+            .bytes(48, &name16(&p.name))
+            .u32(68, p.expected_attach_type.unwrap_or(0));
+        if size > 0 {
+            a.u32(24, p.log_level)
+                .u32(28, size as u32)
+                .u64(32, log.as_mut_ptr() as u64);
+        }
+        if !p.fd_array.is_empty() {
+            a.u64(120, p.fd_array.as_ptr() as u64);
+        }
+        let r = bpf(PROG_LOAD, &mut a, "BPF_PROG_LOAD");
+        let text = {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            String::from_utf8_lossy(&log[..end]).into_owned()
+        };
+        match r {
+            Ok(fd) => {
+                return Ok(LoadOutcome {
+                    fd: Some(Fd(fd as i32)),
+                    errno: None,
+                    log: text,
+                });
+            }
+            Err(e) if e.errno == libc::ENOSPC && size > 0 && size < (1 << 30) => {
+                size *= 4;
+            }
+            Err(e) => {
+                return Ok(LoadOutcome {
+                    fd: None,
+                    errno: Some(e.errno),
+                    log: text,
+                });
+            }
+        }
+    }
+}
+
+fn rd32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn info(fd: i32, buf: &mut [u8]) -> Result<(), SysError> {
+    let mut a = Attr::new();
+    a.u32(0, fd as u32)
+        .u32(4, buf.len() as u32)
+        .u64(8, buf.as_mut_ptr() as u64);
+    bpf(OBJ_GET_INFO_BY_FD, &mut a, "BPF_OBJ_GET_INFO_BY_FD").map(|_| ())
+}
+
+fn cname(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+pub fn prog_info(fd: i32) -> Result<ProgInfo, SysError> {
+    // First the lengths, then the arrays.
+    let mut buf = vec![0u8; 232];
+    info(fd, &mut buf)?;
+    let xlated_len = rd32(&buf, 20) as usize;
+    let nr_maps = rd32(&buf, 52) as usize;
+    let mut xlated = vec![0u8; xlated_len];
+    let mut ids = vec![0u32; nr_maps];
+    let mut buf2 = vec![0u8; 232];
+    buf2[20..24].copy_from_slice(&(xlated_len as u32).to_le_bytes());
+    buf2[32..40].copy_from_slice(&(xlated.as_mut_ptr() as u64).to_le_bytes());
+    buf2[52..56].copy_from_slice(&(nr_maps as u32).to_le_bytes());
+    buf2[56..64].copy_from_slice(&(ids.as_mut_ptr() as u64).to_le_bytes());
+    info(fd, &mut buf2)?;
+    Ok(ProgInfo {
+        prog_type: rd32(&buf2, 0),
+        xlated,
+        map_ids: ids,
+        verified_insns: rd32(&buf2, 216),
+        name: cname(&buf2[64..80]),
+    })
+}
+
+pub fn map_info(fd: i32) -> Result<MapInfo, SysError> {
+    let mut buf = vec![0u8; 96];
+    info(fd, &mut buf)?;
+    Ok(MapInfo {
+        map_type: rd32(&buf, 0),
+        id: rd32(&buf, 4),
+        key_size: rd32(&buf, 8),
+        value_size: rd32(&buf, 12),
+        max_entries: rd32(&buf, 16),
+        flags: rd32(&buf, 20),
+        name: cname(&buf[24..40]),
+    })
+}
+
+pub fn map_get_fd_by_id(id: u32) -> Result<Fd, SysError> {
+    let mut a = Attr::new();
+    a.u32(0, id);
+    bpf(MAP_GET_FD_BY_ID, &mut a, "BPF_MAP_GET_FD_BY_ID").map(|fd| Fd(fd as i32))
+}
+
+pub fn obj_get(path: &str) -> Result<Fd, SysError> {
+    let p = std::ffi::CString::new(path).map_err(|_| SysError {
+        command: "BPF_OBJ_GET",
+        errno: libc::EINVAL,
+    })?;
+    let mut a = Attr::new();
+    a.u64(0, p.as_ptr() as u64);
+    bpf(OBJ_GET, &mut a, "BPF_OBJ_GET").map(|fd| Fd(fd as i32))
+}

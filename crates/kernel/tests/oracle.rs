@@ -1,0 +1,71 @@
+//! The oracle against the running kernel: a trivial program loads, an unsafe one is refused
+//! with the verifier's message, maps are created and described, translated instructions come
+//! back. Skips with a message when bpf() is unavailable.
+
+use bpfvet_kernel::{MapSpec, ProgLoad, available, create_map, load_program, map_info, prog_info};
+
+fn insns(words: &[[u8; 8]]) -> Vec<u8> {
+    words.iter().flatten().copied().collect()
+}
+
+#[test]
+fn loads_and_refuses_like_the_kernel() {
+    if let Err(why) = available() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let ok = insns(&[[0xb7, 0, 0, 0, 7, 0, 0, 0], [0x95, 0, 0, 0, 0, 0, 0, 0]]);
+    let o = load_program(&ProgLoad {
+        prog_type: 1,
+        insns: &ok,
+        license: "GPL",
+        log_level: 1,
+        ..ProgLoad::default()
+    })
+    .unwrap();
+    let fd = o.fd.expect("accepted");
+    let info = prog_info(&fd).unwrap();
+    assert_eq!(info.prog_type, 1);
+    assert_eq!(info.xlated, ok);
+    // *(u64 *)(r10 - 520) = r0 is refused with the kernel's message.
+    let bad = insns(&[
+        [0xb7, 0, 0, 0, 0, 0, 0, 0],
+        [0x7b, 0x0a, 0xf8, 0xfd, 0, 0, 0, 0],
+        [0x95, 0, 0, 0, 0, 0, 0, 0],
+    ]);
+    let o = load_program(&ProgLoad {
+        prog_type: 1,
+        insns: &bad,
+        license: "GPL",
+        log_level: 1,
+        ..ProgLoad::default()
+    })
+    .unwrap();
+    assert!(o.fd.is_none());
+    assert_eq!(o.errno, Some(13));
+    assert!(
+        o.log.contains("invalid write to stack R10 off=-520 size=8"),
+        "{}",
+        o.log
+    );
+    let m = create_map(&MapSpec {
+        map_type: 1,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 16,
+        name: "bpfvet_t".into(),
+        ..MapSpec::default()
+    })
+    .unwrap();
+    let i = map_info(&m).unwrap();
+    assert_eq!(
+        (
+            i.map_type,
+            i.key_size,
+            i.value_size,
+            i.max_entries,
+            i.name.as_str()
+        ),
+        (1, 4, 8, 16, "bpfvet_t")
+    );
+}
