@@ -322,6 +322,7 @@ fn relocated_programs_translate_like_libbpfs() {
             compared += 1;
         }
         let _ = std::fs::remove_dir_all(&pin);
+        let _ = std::fs::remove_file("/sys/fs/bpf/pinned_lru");
     }
     eprintln!("{compared} programs translate identically to libbpf's");
     assert!(compared >= 4);
