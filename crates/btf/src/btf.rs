@@ -250,11 +250,10 @@ impl Btf {
                         check_id(v.ty, &|| format!("variable {j} type"))?;
                     }
                 }
-                other => {
+                _ => {
                     if let Some(r) = t.ref_type() {
                         check_id(r, &|| "type".into())?;
                     }
-                    let _ = other;
                 }
             }
         }

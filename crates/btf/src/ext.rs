@@ -259,9 +259,9 @@ impl BtfExt {
             };
             ext.rec_sizes[sub] = rec_size;
             match sub {
-                0 => ext.func_info = decode(raw, w, sub_name, |r, at| func_info(r, at, btf))?,
-                1 => ext.line_info = decode(raw, w, sub_name, |r, at| line_info(r, at, btf))?,
-                _ => ext.core_relos = decode(raw, w, sub_name, |r, at| core_relo(r, at, btf))?,
+                0 => ext.func_info = decode(raw, w, sub_name, |at| func_info(at, btf))?,
+                1 => ext.line_info = decode(raw, w, sub_name, |at| line_info(at, btf))?,
+                _ => ext.core_relos = decode(raw, w, sub_name, |at| core_relo(at, btf))?,
             }
         }
         Ok(ext)
@@ -390,7 +390,7 @@ fn decode<T>(
     raw: RawSub<'_>,
     w: Words<'_>,
     subsection: &'static str,
-    f: impl Fn(Words<'_>, &dyn Fn(usize) -> u32) -> Result<T, String>,
+    f: impl Fn(&dyn Fn(usize) -> u32) -> Result<T, String>,
 ) -> Result<Vec<ExtSection<T>>, BtfExtError> {
     raw.into_iter()
         .map(|(name, recs)| {
@@ -403,7 +403,7 @@ fn decode<T>(
                         big_endian: w.big_endian,
                     };
                     let at = |k: usize| rw.u32(4 * k).unwrap_or(0);
-                    f(rw, &at).map_err(|reason| BtfExtError::BadRecord {
+                    f(&at).map_err(|reason| BtfExtError::BadRecord {
                         subsection,
                         section: name.clone(),
                         record: i,
@@ -422,7 +422,7 @@ fn string(btf: &Btf, off: u32, what: &str) -> Result<String, String> {
         .ok_or_else(|| format!("invalid {what} string offset {off}"))
 }
 
-fn func_info(_: Words<'_>, at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<FuncInfo, String> {
+fn func_info(at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<FuncInfo, String> {
     let type_id = TypeId(at(1));
     match btf.ty(type_id) {
         Ok(t) if t.kind() == Kind::Func => {}
@@ -435,7 +435,7 @@ fn func_info(_: Words<'_>, at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<FuncI
     })
 }
 
-fn line_info(_: Words<'_>, at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<LineInfo, String> {
+fn line_info(at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<LineInfo, String> {
     let line_col = at(3);
     Ok(LineInfo {
         insn_off: at(0),
@@ -446,7 +446,7 @@ fn line_info(_: Words<'_>, at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<LineI
     })
 }
 
-fn core_relo(_: Words<'_>, at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<CoreRelo, String> {
+fn core_relo(at: &dyn Fn(usize) -> u32, btf: &Btf) -> Result<CoreRelo, String> {
     let insn_off = at(0);
     if !insn_off.is_multiple_of(8) {
         return Err(format!(

@@ -3,6 +3,7 @@
 //! parameter lists attach on the right.
 
 use crate::btf::Btf;
+use crate::budget::Budget;
 use crate::types::{TypeId, TypeKind};
 
 /// Nesting limit; deeper (or cyclic) types print `...`.
@@ -19,17 +20,18 @@ impl Btf {
             Ok(t) => t,
             Err(_) => return format!("<bad type id {}>", id.0),
         };
+        let b = &Budget::new();
         match &t.kind {
-            TypeKind::Func { proto, .. } => self.declare(*proto, self.name(id).to_owned(), 0),
-            TypeKind::Var { ty, .. } => self.declare(*ty, self.name(id).to_owned(), 0),
+            TypeKind::Func { proto, .. } => self.declare(*proto, self.name(id).to_owned(), 0, b),
+            TypeKind::Var { ty, .. } => self.declare(*ty, self.name(id).to_owned(), 0, b),
             TypeKind::Datasec { .. } => format!("SEC(\"{}\")", self.name(id)),
-            _ => self.declare(id, String::new(), 0),
+            _ => self.declare(id, String::new(), 0, b),
         }
     }
 
     /// `inner` is the declarator built so far (e.g. `*`, `(*)[4]`, `name`).
-    fn declare(&self, id: TypeId, inner: String, depth: usize) -> String {
-        if depth > MAX_FORMAT_DEPTH {
+    fn declare(&self, id: TypeId, inner: String, depth: usize, budget: &Budget) -> String {
+        if depth > MAX_FORMAT_DEPTH || !budget.spend() {
             return join("...", &inner);
         }
         let Ok(t) = self.ty(id) else {
@@ -39,7 +41,7 @@ impl Btf {
             let n = self.name(id);
             if n.is_empty() { "(anon)" } else { n }
         };
-        let next = |id: TypeId, inner: String| self.declare(id, inner, depth + 1);
+        let next = |id: TypeId, inner: String| self.declare(id, inner, depth + 1, budget);
         match &t.kind {
             TypeKind::Void => join("void", &inner),
             TypeKind::Int { .. } | TypeKind::Float { .. } | TypeKind::Typedef { .. } => {
@@ -100,7 +102,7 @@ impl Btf {
                             if p.ty == TypeId::VOID {
                                 "...".into()
                             } else {
-                                self.declare(p.ty, String::new(), depth + 1)
+                                self.declare(p.ty, String::new(), depth + 1, budget)
                             }
                         })
                         .collect()

@@ -58,6 +58,7 @@
 //! ```
 
 mod btf;
+mod budget;
 mod builder;
 pub mod core;
 mod dump;

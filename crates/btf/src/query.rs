@@ -2,6 +2,7 @@
 //! modifier skipping, and member/enumerator/parameter/variable access.
 
 use crate::btf::Btf;
+use crate::budget::Budget;
 use crate::error::BtfError;
 use crate::types::{EnumValue, Kind, Member, Param, Type, TypeId, TypeKind, VarSecinfo};
 
@@ -69,15 +70,12 @@ impl Btf {
 
     fn name_index(&self) -> &[u32] {
         self.name_index.get_or_init(|| {
-            let mut ids: Vec<u32> = (1..self.type_count())
+            let mut keyed: Vec<(&str, u32)> = (1..self.type_count())
                 .filter(|&i| self.types[i as usize].name_off != 0)
+                .map(|i| (essential_name(self.name(TypeId(i))), i))
                 .collect();
-            ids.sort_by(|&a, &b| {
-                essential_name(self.name(TypeId(a)))
-                    .cmp(essential_name(self.name(TypeId(b))))
-                    .then(a.cmp(&b))
-            });
-            ids
+            keyed.sort_unstable();
+            keyed.into_iter().map(|(_, i)| i).collect()
         })
     }
 
@@ -195,20 +193,29 @@ impl Btf {
     /// struct/union members too; returns it with its bit offset from the start
     /// of the outer type.
     pub fn member_by_name(&self, id: TypeId, name: &str) -> Option<(Member, u32)> {
-        self.member_by_name_depth(id, name, 0)
+        self.member_by_name_depth(id, name, 0, &Budget::new())
     }
 
-    fn member_by_name_depth(&self, id: TypeId, name: &str, depth: usize) -> Option<(Member, u32)> {
+    fn member_by_name_depth(
+        &self,
+        id: TypeId,
+        name: &str,
+        depth: usize,
+        budget: &Budget,
+    ) -> Option<(Member, u32)> {
         if depth > MAX_RESOLVE_DEPTH {
             return None;
         }
         for m in self.members(id)? {
+            if !budget.spend() {
+                return None;
+            }
             let mname = self.name_at(m.name_off);
             if mname == name {
                 return Some((m.clone(), m.bit_offset));
             }
             if mname.is_empty()
-                && let Some((inner, off)) = self.member_by_name_depth(m.ty, name, depth + 1)
+                && let Some((inner, off)) = self.member_by_name_depth(m.ty, name, depth + 1, budget)
             {
                 return Some((inner, m.bit_offset.wrapping_add(off)));
             }

@@ -28,6 +28,28 @@ fn kinds_fixture_matches_recorded_bpftool_listing() {
     }
 }
 
+/// Odd values (unknown encodings and linkages, signed enums, a kind_flag
+/// struct, void references) built here; the expected listing is what bpftool
+/// v7.1 printed for the same bytes.
+#[test]
+fn edge_values_match_recorded_bpftool_listing() {
+    let mut b = bpfvet_btf::BtfBuilder::new();
+    let int = b.add_int_raw("int", 4, 3, 0, 32);
+    let proto = b.add_func_proto(int, &[]);
+    b.add_func("f", proto, 3);
+    let v = b.add_var("v", int, 7);
+    b.add_enum("e", 4, true, &[("A", -3), ("B", i32::MAX as i64)]);
+    b.add_enum64("e", 8, true, &[("A", u64::MAX)]);
+    b.add_int_raw("int", 4, 8, 2, 5);
+    b.add_struct_bits("s", 4, &[("m", int, 5, 3)]);
+    b.add_datasec("", 4, &[(v, 0, 4)]);
+    b.add_typedef("B", bpfvet_btf::TypeId(0));
+    b.add_ptr(bpfvet_btf::TypeId(0));
+    let btf = Btf::parse(&b.build()).unwrap();
+    let want = std::fs::read_to_string(data("edge.bpftool.txt")).unwrap();
+    assert_same_lines(&btf.dump_raw(), &want, "edge");
+}
+
 fn live(path: &str) -> Option<String> {
     let tool = bpftool()?;
     let out = Command::new(tool)

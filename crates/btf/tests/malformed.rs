@@ -408,3 +408,50 @@ fn exercise(btf: &Btf, ext: &[u8]) {
         let _ = t;
     }
 }
+
+/// Struct DAGs 25 and 40 levels deep with fan-out 2: depth limits alone would
+/// allow 2^25 and 2^40 steps; the walks must stop early instead.
+#[test]
+fn exponential_type_dags_stay_cheap() {
+    let build = |anon: bool, top: &str, depth: usize| {
+        let mut b = BtfBuilder::new();
+        let int = b.add_int("int", 4, true);
+        let mut cur = b.add_struct("S0", 4, &[("a", int, 0)]);
+        for i in 1..depth {
+            let (x, y) = if anon { ("", "") } else { ("x", "y") };
+            let name = if i == depth - 1 {
+                top.to_string()
+            } else {
+                format!("S{i}")
+            };
+            cur = b.add_struct(&name, 8, &[(x, cur, 0), (y, cur, 32)]);
+        }
+        (Btf::parse(&b.build()).unwrap(), cur)
+    };
+    // 25 levels stay under the 32-level nesting limit of type matching.
+    let (named, top) = build(false, "top", 25);
+    let (anon, atop) = build(true, "top", 40);
+    let start = std::time::Instant::now();
+    assert!(anon.member_by_name(atop, "zzz").is_none());
+    let _ = named.format_type(top);
+    let relo = |ty, acc: &str, k: CoreReloKind| CoreRelo {
+        insn_off: 0,
+        type_id: ty,
+        access: acc.into(),
+        kind_raw: k as u32,
+    };
+    let e = CoreResolver::new(&named, &named)
+        .resolve("s", &relo(top, "0", CoreReloKind::TypeMatches))
+        .unwrap_err();
+    assert!(e.to_string().contains("budget"), "{e}");
+    // A local `struct top { int zzz; }` searched for through anonymous members.
+    let mut b = BtfBuilder::new();
+    let int = b.add_int("int", 4, true);
+    let local_top = b.add_struct("top", 4, &[("zzz", int, 0)]);
+    let local = Btf::parse(&b.build()).unwrap();
+    let e = CoreResolver::new(&local, &anon)
+        .resolve("s", &relo(local_top, "0:0", CoreReloKind::FieldByteOffset))
+        .unwrap_err();
+    assert!(e.to_string().contains("budget"), "{e}");
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+}

@@ -4,11 +4,14 @@
 
 use super::spec::{SpecErr, skip};
 use crate::btf::Btf;
+use crate::budget::Budget;
 use crate::query::essential_name;
 use crate::types::{INT_SIGNED, Kind, Type, TypeId, TypeKind};
 
 /// Recursion budget for nested prototypes/composites and for pointer chains.
 const MAX_LEVEL: i32 = 32;
+/// Error when a comparison walks more of the type graph than any real type needs.
+const TOO_COMPLEX: &str = "type comparison exceeded its work budget";
 
 /// Same kind, or both enums of either width.
 pub(crate) fn kinds_compat(a: &Type, b: &Type) -> bool {
@@ -78,7 +81,7 @@ pub(crate) fn types_are_compat(
     targ: &Btf,
     targ_id: TypeId,
 ) -> Result<bool, SpecErr> {
-    compat_level(local, local_id, targ, targ_id, MAX_LEVEL)
+    compat_level(local, local_id, targ, targ_id, MAX_LEVEL, &Budget::new())
 }
 
 fn compat_level(
@@ -87,6 +90,7 @@ fn compat_level(
     targ: &Btf,
     mut targ_id: TypeId,
     level: i32,
+    budget: &Budget,
 ) -> Result<bool, SpecErr> {
     if !kinds_compat(ty(local, local_id)?, ty(targ, targ_id)?) {
         return Ok(false);
@@ -94,6 +98,9 @@ fn compat_level(
     let mut depth = MAX_LEVEL;
     loop {
         depth -= 1;
+        if !budget.spend() {
+            return Err(TOO_COMPLEX.into());
+        }
         if depth < 0 {
             return Err(format!(
                 "type chain too deep comparing [{}] and [{}]",
@@ -138,7 +145,7 @@ fn compat_level(
                     }
                     let a = skip(local, a.ty)?.0;
                     let b = skip(targ, b.ty)?.0;
-                    if !compat_level(local, a, targ, b, level - 1)? {
+                    if !compat_level(local, a, targ, b, level - 1, budget)? {
                         return Ok(false);
                     }
                 }
@@ -181,6 +188,7 @@ fn composites_match(
     tt: &Type,
     behind_ptr: bool,
     level: i32,
+    budget: &Budget,
 ) -> Result<bool, SpecErr> {
     let (lm, tm) = match (lt.members(), tt.members()) {
         (Some(l), Some(t)) => (l, t),
@@ -195,7 +203,7 @@ fn composites_match(
             if !names_match(local, l.name_off, targ, t.name_off) {
                 continue;
             }
-            if match_level(local, l.ty, targ, t.ty, behind_ptr, level - 1)? {
+            if match_level(local, l.ty, targ, t.ty, behind_ptr, level - 1, budget)? {
                 matched = true;
                 break;
             }
@@ -214,7 +222,15 @@ pub(crate) fn types_match(
     targ: &Btf,
     targ_id: TypeId,
 ) -> Result<bool, SpecErr> {
-    match_level(local, local_id, targ, targ_id, false, MAX_LEVEL)
+    match_level(
+        local,
+        local_id,
+        targ,
+        targ_id,
+        false,
+        MAX_LEVEL,
+        &Budget::new(),
+    )
 }
 
 fn match_level(
@@ -224,6 +240,7 @@ fn match_level(
     mut targ_id: TypeId,
     mut behind_ptr: bool,
     level: i32,
+    budget: &Budget,
 ) -> Result<bool, SpecErr> {
     if level <= 0 {
         return Err("type match nesting too deep".into());
@@ -231,6 +248,9 @@ fn match_level(
     let mut depth = MAX_LEVEL;
     loop {
         depth -= 1;
+        if !budget.spend() {
+            return Err(TOO_COMPLEX.into());
+        }
         if depth < 0 {
             return Err(format!(
                 "type chain too deep matching [{}] and [{}]",
@@ -268,7 +288,7 @@ fn match_level(
                 if lk != tk {
                     return Ok(false);
                 }
-                return composites_match(local, lt, targ, tt, behind_ptr, level);
+                return composites_match(local, lt, targ, tt, behind_ptr, level, budget);
             }
             Kind::Int => {
                 if lk != tk {
@@ -325,7 +345,7 @@ fn match_level(
                     return Ok(false);
                 }
                 for (a, b) in lp.iter().zip(tp) {
-                    if !match_level(local, a.ty, targ, b.ty, behind_ptr, level - 1)? {
+                    if !match_level(local, a.ty, targ, b.ty, behind_ptr, level - 1, budget)? {
                         return Ok(false);
                     }
                 }

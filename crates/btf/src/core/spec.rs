@@ -4,6 +4,7 @@
 
 use super::compat::{fields_are_compat, types_are_compat, types_match};
 use crate::btf::Btf;
+use crate::budget::Budget;
 use crate::ext::CoreReloKind;
 use crate::query::essential_name;
 use crate::types::{Kind, Type, TypeId, TypeKind};
@@ -224,6 +225,7 @@ fn match_member<'a>(
     targ_btf: &'a Btf,
     targ_id: TypeId,
     spec: &mut Spec<'a>,
+    budget: &Budget,
 ) -> Result<Option<TypeId>, SpecErr> {
     let (targ_id, targ_t) = skip(targ_btf, targ_id)?;
     let Some(targ_members) = targ_t.members() else {
@@ -244,11 +246,14 @@ fn match_member<'a>(
         if spec.raw.len() == MAX_SPEC_LEN {
             return Err(format!("target nesting deeper than {MAX_SPEC_LEN}"));
         }
+        if !budget.spend() {
+            return Err("member search exceeded its work budget".into());
+        }
         spec.bit_offset = spec.bit_offset.wrapping_add(m.bit_offset);
         spec.raw.push(i as u32);
         let targ_name = targ_btf.name_at(m.name_off);
         if targ_name.is_empty() {
-            if let Some(found) = match_member(local, local_acc, targ_btf, m.ty, spec)? {
+            if let Some(found) = match_member(local, local_acc, targ_btf, m.ty, spec, budget)? {
                 return Ok(Some(found));
             }
         } else if targ_name == local_name {
@@ -311,12 +316,13 @@ pub(crate) fn spec_match<'a>(
         }
         return Ok(None);
     }
+    let budget = Budget::new();
     let mut targ_id = targ_id;
     for (i, local_acc) in local.acc.iter().enumerate() {
         let (tid, targ_t) = skip(targ_btf, targ_id)?;
         targ_id = tid;
         if local_acc.name.is_some() {
-            match match_member(local, local_acc, targ_btf, targ_id, &mut spec)? {
+            match match_member(local, local_acc, targ_btf, targ_id, &mut spec, &budget)? {
                 Some(next) => targ_id = next,
                 None => return Ok(None),
             }

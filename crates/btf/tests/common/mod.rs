@@ -62,3 +62,64 @@ pub fn assert_same_lines(ours: &str, theirs: &str, what: &str) {
     }
     assert_eq!(a.len(), b.len(), "{what}: line counts differ");
 }
+
+/// Resolves and applies every CO-RE relocation of the object at `local`
+/// against `target`, one line per patch in the shape of libbpf's debug log:
+/// `PROG INSN: imm V | off V | mem_sz V | poison`, ending in `PROG ERROR` at
+/// the first failure (libbpf stops there too). Instruction numbers count from
+/// the start of the function symbol holding the instruction.
+pub fn relocation_lines(local: &Path, target: &bpfvet_btf::Btf) -> Vec<String> {
+    use bpfvet_btf::core::{CoreResolver, PatchOutcome, patch_insn};
+    use bpfvet_btf::{Btf, BtfExt};
+    use object::{ObjectSymbol, SymbolKind};
+
+    let bytes = std::fs::read(local).expect("read object");
+    let file = object::File::parse(&*bytes).expect("ELF");
+    let sec = |n: &str| file.section_by_name(n).and_then(|s| s.data().ok());
+    let btf = Btf::parse(sec(".BTF").expect(".BTF")).expect("local BTF");
+    let ext = BtfExt::parse(sec(".BTF.ext").expect(".BTF.ext"), &btf).expect("BTF.ext");
+    let mut resolver = CoreResolver::new(&btf, target);
+    let mut out = Vec::new();
+    for s in &ext.core_relos {
+        let section = file.section_by_name(&s.name).expect("code section");
+        let mut code = section.data().expect("code").to_vec();
+        let funcs: Vec<(u64, u64, String)> = file
+            .symbols()
+            .filter(|y| y.kind() == SymbolKind::Text && y.section_index() == Some(section.index()))
+            .map(|y| (y.address(), y.size(), y.name().unwrap_or("?").to_string()))
+            .collect();
+        for relo in &s.records {
+            let off = relo.insn_off as u64;
+            let (prog, idx) = funcs
+                .iter()
+                .find(|(a, sz, _)| off >= *a && off < a + sz)
+                .map(|(a, _, n)| (n.clone(), (off - a) / 8))
+                .unwrap_or(("?".into(), off / 8));
+            let was_ldimm = code.get(off as usize) == Some(&0x18);
+            let patched = resolver
+                .resolve(&s.name, relo)
+                .and_then(|res| patch_insn(&mut code, (off / 8) as usize, &res).map(|o| (res, o)));
+            match patched {
+                Ok((_, PatchOutcome::Poisoned(_))) => {
+                    out.push(format!("{prog} {idx}: poison"));
+                    if was_ldimm {
+                        out.push(format!("{prog} {}: poison", idx + 1));
+                    }
+                }
+                Ok((res, PatchOutcome::Patched(what))) => {
+                    let kind = if what.contains("LDX") { "off" } else { "imm" };
+                    out.push(format!("{prog} {idx}: {kind} {}", res.new_val));
+                    if kind == "off" && res.new_sz != res.orig_sz {
+                        out.push(format!("{prog} {idx}: mem_sz {}", res.new_sz));
+                    }
+                }
+                Err(e) => {
+                    out.push(format!("{prog} ERROR"));
+                    eprintln!("{e}");
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
