@@ -597,7 +597,7 @@ impl Verifier<'_> {
         match r.ty {
             RegType::Stack => {
                 let t = if write { Access::Write } else { Access::Read };
-                self.stack_bounds(pc, st, &r, regno, i64::from(r.off), size, t, true)?;
+                self.stack_bounds(pc, st, &r, regno, i64::from(r.off), size, t, false)?;
                 let frame = r.frameno as usize;
                 let (lo, hi) = if r.var.var_off.mask == 0 {
                     let b = r.var.var_off.value as i64 + i64::from(r.off);
@@ -686,7 +686,7 @@ impl Verifier<'_> {
     fn helper_sig(&self, pc: usize, id: i32) -> Result<HelperSig, VerifyError> {
         crate::sig::lookup(id, self.env.prog_type, self.env.expected_attach_type).map_err(
             |denied| {
-                let name = bpfvet_isa::helpers::helper_name(id).map(|n| format!("bpf_{n}"));
+                let name = bpfvet_isa::helpers::helper_name(id).map(str::to_string);
                 match denied {
                     crate::sig::Denied::Unknown => {
                         VerifyError::invalid(Some(pc), format!("invalid func unknown#{id}"))
