@@ -142,6 +142,9 @@ for p in progs:
         fields.append('("%s", %d, %d, %s, %s, %s, %s)' % (f['name'], f['off'], f['size'], acc(f.get('read')), acc(f.get('write')), reg, null))
     rr = p.get('return_range')
     rng = 'None'
+    if isinstance(rr, dict) and 'range' not in rr and rr:
+        # Attach-type dependent: the first entry is the default attach type's.
+        rr = next(iter(rr.values()))
     if isinstance(rr, dict) and rr.get('range', 'any') != 'any' and 'range' in rr:
         lo, hi = rr['range'].strip('[]').split(',')
         rng = 'Some((%d, %d))' % (int(lo), int(hi))

@@ -198,8 +198,12 @@ impl Verifier<'_> {
         if let Some(r) = st.refs.first() {
             return Err(VerifyError::invalid(
                 Some(pc),
-                format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn),
+                "BPF_EXIT instruction in main prog would lead to reference leak",
             )
+            .with_detail(format!(
+                "Unreleased reference id={} alloc_insn={}",
+                r.id, r.insn
+            ))
             .with_explanation(
                 "a reference acquired on this path (socket lookup, ring buffer reservation, ...) \
                  must be released before the program exits",

@@ -127,6 +127,9 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         result = v.check_stack_depth();
     }
     if let Err(e) = &result {
+        for d in &e.detail {
+            v.log.error(d);
+        }
         v.log.error(&e.message);
     } else {
         v.log.success();
