@@ -43,6 +43,7 @@ def arg(a):
     if k == 'ARG_PTR_TO_STACK': return 'A::Stack { maybe_null: %s }' % null
     if k == 'ARG_PTR_TO_FUNC': return 'A::Func'
     if k == 'ARG_PTR_TO_SOCK_COMMON': return 'A::SockCommon'
+    if k == 'ARG_PTR_TO_BTF_ID_SOCK_COMMON': return 'A::SockCommonBtf'
     if k == 'ARG_PTR_TO_SOCKET': return 'A::Socket'
     if k == 'ARG_PTR_TO_RINGBUF_MEM': return 'A::RingbufMem'
     if k in ('ARG_PTR_TO_SPIN_LOCK', 'ARG_PTR_TO_TIMER', 'ARG_PTR_TO_CONST_STR'): return 'A::MapValueField'
@@ -79,8 +80,9 @@ lines = ['//! Helper signatures and the program types that may call each helper 
          'use crate::sig::{Arg as A, Ret as R};',
          '',
          '/// One helper variant: (name, gpl_only, might_sleep, changes packet data, args, return,',
-         '/// program type ids whose proto function returns this variant).',
-         'pub type Row = (&\'static str, bool, bool, bool, &\'static [A], R, &\'static [u32]);',
+         '/// program type ids whose proto function returns this variant, the 1-based argument it',
+         '/// releases or 0).',
+         'pub type Row = (&\'static str, bool, bool, bool, &\'static [A], R, &\'static [u32], u8);',
          '',
          '/// Per helper id: its variants (empty: no such helper) and the program type ids that may',
          '/// call it on 6.18.',
@@ -92,9 +94,10 @@ for h in helpers:
     for v in h['variants']:
         args = ', '.join(arg(a) for a in v['args'])
         static = sorted({prog_id[p] for p in v.get('prog_types_static', []) if p in prog_id})
-        rows.append('("%s", %s, %s, %s, &[%s], %s, &%s)' % (
+        rel = next((i + 1 for i, a in enumerate(v['args']) if 'OBJ_RELEASE' in a.get('flags', [])), 0)
+        rows.append('("%s", %s, %s, %s, &[%s], %s, &%s, %d)' % (
             name, 'true' if v.get('gpl_only') else 'false', 'true' if v.get('might_sleep') else 'false',
-            'true' if name in CHANGES_PKT else 'false', args, ret(name, v['ret']), static))
+            'true' if name in CHANGES_PKT else 'false', args, ret(name, v['ret']), static, rel))
     lines.append('    (%d, &[%s], &%s),' % (h['id'], ', '.join(rows), allowed))
 lines.append('];')
 open(os.path.join(out_dir, 'helper_table.rs'), 'w').write('\n'.join(lines) + '\n')

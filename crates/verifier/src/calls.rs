@@ -484,7 +484,7 @@ impl Verifier<'_> {
                 ));
             }
         }
-        if arg.releases() {
+        if arg.releases() || sig.release_arg == Some(regno) {
             if r.ref_obj_id == 0 {
                 return Err(VerifyError::access(
                     pc,

@@ -218,6 +218,9 @@ fn check_ld_imm64(
                 format!("ldimm64 insn specifies invalid btf_id {imm}."),
             ));
         }
+        Imm64Kind::Func if !env.has_func_info => {
+            return Err(VerifyError::invalid(Some(pc), "missing btf func_info"));
+        }
         Imm64Kind::Func | Imm64Kind::Imm => {}
     }
     Ok(())

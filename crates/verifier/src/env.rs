@@ -86,6 +86,8 @@ pub struct VerifyEnv {
     pub limits: Limits,
     /// Per instruction slot: its source line, when the object has line info.
     pub lines: Vec<Option<SourceLine>>,
+    /// The program comes with BTF function info (needed for callbacks).
+    pub has_func_info: bool,
 }
 
 impl VerifyEnv {
@@ -101,6 +103,7 @@ impl VerifyEnv {
             log_level: 0,
             limits: Limits::default(),
             lines: Vec::new(),
+            has_func_info: false,
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum Arg {
     },
     Func,
     SockCommon,
+    /// A socket, also as a typed kernel pointer (`ARG_PTR_TO_BTF_ID_SOCK_COMMON`).
+    SockCommonBtf,
     Socket,
     /// Ring buffer memory being submitted or discarded (released).
     RingbufMem,
@@ -83,6 +85,7 @@ impl Arg {
             Arg::ConstMapPtr => &[MapPtr],
             Arg::Ctx => &[Ctx],
             Arg::SockCommon => &[SockCommon, Sock, TcpSock, XdpSock],
+            Arg::SockCommonBtf => &[SockCommon, Sock, TcpSock, XdpSock, BtfId],
             Arg::Socket => &[Sock],
             Arg::Stack { .. } => &[Stack],
             Arg::Func => &[Func],
@@ -111,6 +114,14 @@ impl Arg {
             Arg::ConstMapPtr => vec!["map_ptr"],
             Arg::Ctx => vec!["ctx"],
             Arg::SockCommon => vec!["sock_common", "sock", "tcp_sock", "xdp_sock"],
+            Arg::SockCommonBtf => vec![
+                "sock_common",
+                "sock",
+                "tcp_sock",
+                "xdp_sock",
+                "ptr_",
+                "trusted_ptr_",
+            ],
             Arg::Socket => vec!["sock"],
             Arg::Stack { .. } => vec!["fp"],
             Arg::Func => vec!["func"],
@@ -152,6 +163,8 @@ pub struct HelperSig {
     pub changes_pkt_data: bool,
     pub args: Vec<Arg>,
     pub ret: Ret,
+    /// The argument (1-based) whose reference the helper releases.
+    pub release_arg: Option<u8>,
 }
 
 /// Why a helper may not be called.

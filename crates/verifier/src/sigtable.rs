@@ -24,7 +24,7 @@ pub fn lookup(id: i32, prog_type: u32, _attach: Option<u32>) -> Result<HelperSig
         .iter()
         .find(|v| v.6.contains(&prog_type))
         .unwrap_or(&variants[0]);
-    let (name, gpl_only, might_sleep, changes_pkt_data, args, ret, _) = *v;
+    let (name, gpl_only, might_sleep, changes_pkt_data, args, ret, _, release) = *v;
     Ok(HelperSig {
         name: name.to_string(),
         gpl_only,
@@ -32,6 +32,7 @@ pub fn lookup(id: i32, prog_type: u32, _attach: Option<u32>) -> Result<HelperSig
         changes_pkt_data,
         args: args.to_vec(),
         ret,
+        release_arg: (release > 0).then_some(release),
     })
 }
 

@@ -155,6 +155,10 @@ fn elf_jobs(a: &VerifyArgs, obj: &BpfObject) -> Result<Vec<Job>, CliError> {
         env.expected_attach_type = p.section_type.as_ref().and_then(|t| t.expected_attach_type);
         env.sleepable = p.section_type.as_ref().is_some_and(|t| t.sleepable());
         env.log_level = a.log_level;
+        env.has_func_info = obj
+            .btf_ext
+            .as_ref()
+            .is_some_and(|e| !e.funcs(&p.section).is_empty());
         env.lines = p
             .lines
             .iter()
