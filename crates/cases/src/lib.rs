@@ -261,6 +261,11 @@ pub fn error_line(log: &str) -> String {
                 && !l.starts_with("cur state:")
                 && !l.starts_with("old state:")
         })
+        .map(|l| match l.find("processed ") {
+            // A message the kernel logs without a newline is glued to the statistics.
+            Some(i) if i > 0 && l.ends_with(char::is_numeric) && l.contains("mark_read") => &l[..i],
+            _ => l,
+        })
         .unwrap_or("")
         .to_string()
 }

@@ -497,7 +497,21 @@ impl Verifier<'_> {
             meta.ref_obj_id = Some(r.ref_obj_id);
         }
         match arg {
-            Arg::ConstMapPtr => meta.map = Some(r.map),
+            Arg::ConstMapPtr => {
+                if sig.name == "bpf_tail_call"
+                    && self
+                        .env
+                        .maps
+                        .get(r.map as usize)
+                        .is_some_and(|m| m.map_type != 3)
+                {
+                    return Err(VerifyError::access(
+                        pc,
+                        "expected prog array map for tail call",
+                    ));
+                }
+                meta.map = Some(r.map);
+            }
             Arg::MapKey | Arg::MapValue { .. } => {
                 let Some(m) = meta.map.and_then(|i| self.env.maps.get(i as usize)) else {
                     return Err(VerifyError::access(

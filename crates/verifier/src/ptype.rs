@@ -16,6 +16,11 @@ type Row = (
     bool,
 );
 
+/// Program types whose context is a flat read-only buffer rather than a struct with fields:
+/// (type id, first readable offset, end offset). Tracepoints skip the 8-byte common header
+/// (`PERF_MAX_TRACE_SIZE` is 8192); raw tracepoints read their 12 argument slots.
+const FLAT_CONTEXTS: &[(u32, i64, i64)] = &[(5, 8, 8192), (17, 0, 96), (24, 0, 96)];
+
 fn row(prog_type: u32) -> Option<&'static Row> {
     PROG_TYPES.iter().find(|r| r.0 == prog_type)
 }
@@ -70,6 +75,12 @@ impl Verifier<'_> {
                 if t == Access::Read { "read" } else { "written" }
             )))
         };
+        if let Some(&(_, lo, hi)) = FLAT_CONTEXTS.iter().find(|f| f.0 == self.env.prog_type) {
+            if t == Access::Read && off >= lo && off < hi && size > 0 && off % size == 0 {
+                return Ok(RegState::unknown());
+            }
+            return refuse();
+        }
         let Some(r) = row(self.env.prog_type) else {
             return refuse();
         };
