@@ -102,6 +102,14 @@ for h in helpers:
 lines.append('];')
 open(os.path.join(out_dir, 'helper_table.rs'), 'w').write('\n'.join(lines) + '\n')
 
+# Attach type ids from the isa crate's uapi table.
+import re
+uapi = open(os.path.join(root, 'crates', 'isa', 'src', 'uapi.rs')).read()
+attach_sec = uapi[uapi.index('ATTACH_TYPES'):]
+ATTACH = {m.group(1): int(m.group(2)) for m in re.finditer(r'\("([a-z0-9_]+)", (\d+)\)', attach_sec)}
+def attach_ids(names):
+    return sorted(ATTACH[n[4:].lower()] for n in names or [] if n[4:].lower() in ATTACH)
+
 # Context access tables.
 REG = {'pkt': 'T::Packet', 'pkt_end': 'T::PacketEnd', 'pkt_meta': 'T::PacketMeta', 'flow_keys': 'T::FlowKeys',
        'sock_common_or_null': 'T::SockCommon', 'sock_common': 'T::SockCommon', 'sock': 'T::Sock',
@@ -125,8 +133,9 @@ lines = ['//! Context layouts per program type: each field with the sizes and of
          '/// allowed offsets relative to the field).',
          'pub type Sizes = &\'static [(u32, Option<&\'static [u32]>)];',
          '',
-         '/// (name, offset, size, read, write, register type of a read, maybe NULL)',
-         'pub type Field = (&\'static str, u32, u32, Sizes, Sizes, Option<T>, bool);',
+         '/// (name, offset, size, read, write, register type of a read, maybe NULL, attach types',
+         '/// the read is limited to (empty: any), attach types the write is limited to)',
+         'pub type Field = (&\'static str, u32, u32, Sizes, Sizes, Option<T>, bool, &\'static [u32], &\'static [u32]);',
          '',
          '/// (program type id, context size, fields, return range, packet access, ld_abs)',
          'pub type ProgRow = (u32, u32, &\'static [Field], Option<(i64, i64)>, bool, bool);',
@@ -142,7 +151,8 @@ for p in progs:
         if rt and rt not in REG:
             # An unmodelled pointer type: refuse reads rather than hand out an unknown pointer.
             f = dict(f); f.pop('read', None)
-        fields.append('("%s", %d, %d, %s, %s, %s, %s)' % (f['name'], f['off'], f['size'], acc(f.get('read')), acc(f.get('write')), reg, null))
+        fields.append('("%s", %d, %d, %s, %s, %s, %s, &%s, &%s)' % (f['name'], f['off'], f['size'], acc(f.get('read')), acc(f.get('write')), reg, null,
+                      attach_ids(f.get('read_only_for_attach')), attach_ids(f.get('write_only_for_attach'))))
     rr = p.get('return_range')
     rng = 'None'
     if isinstance(rr, dict) and 'range' not in rr and rr:

@@ -103,6 +103,18 @@ impl Verifier<'_> {
         if !ok {
             return refuse();
         }
+        // Some fields exist only for some attach types; without one, the kernel assumes the
+        // type's default (cgroup_sock: sock_create), else refuses.
+        let only = if t == Access::Read { f.7 } else { f.8 };
+        if !only.is_empty() {
+            let attach = self.env.expected_attach_type.or(match self.env.prog_type {
+                9 => Some(2),
+                _ => None,
+            });
+            if !attach.is_some_and(|a| only.contains(&a)) {
+                return refuse();
+            }
+        }
         Ok(match f.5 {
             Some(ty) if t == Access::Read => {
                 let mut p = RegState::pointer(ty);
