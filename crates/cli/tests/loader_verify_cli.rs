@@ -116,3 +116,16 @@ fn verify_json_contract_and_exit_codes() {
     assert!(t.contains("1: (7b) *(u64 *)(r10 -520) = r0"), "{t}");
     assert!(t.contains("processed 2 insns (limit 1000000)"), "{t}");
 }
+
+#[test]
+fn verify_kernel_shows_both_verdicts() {
+    if let Err(why) = bpfvet_kernel::available() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let o = bpfvet(&["verify", "fixtures/maps_calls.o", "--kernel"]);
+    let t = stdout(&o);
+    assert!(t.contains("count_packets (xdp):  [agree]"), "{t}");
+    assert!(t.contains("  bpfvet: accept\n  kernel: accept"), "{t}");
+    assert_eq!(o.status.code(), Some(0));
+}

@@ -46,6 +46,10 @@ pub struct VerifyArgs {
     /// Target BTF for CO-RE relocations (default: /sys/kernel/btf/vmlinux when present)
     #[arg(long)]
     pub btf: Option<PathBuf>,
+    /// Also load each program into the running kernel (needs bpf(), usually root) and show
+    /// both verdicts side by side; bpfvet's verdict and exit code stay its own
+    #[arg(long)]
+    pub kernel: bool,
 }
 
 /// One program to verify.
@@ -235,6 +239,86 @@ fn jobs(a: &VerifyArgs) -> Result<Vec<Job>, CliError> {
     }])
 }
 
+/// The running kernel's verdict on a job: (accepted, message line).
+fn kernel_verdict(j: &Job) -> Result<(bool, String), String> {
+    bpfvet_kernel::available()?;
+    let mut fds = Vec::new();
+    for m in &j.env.maps {
+        let inner = match m.inner.and_then(|i| j.env.maps.get(i)) {
+            Some(i) => Some(
+                bpfvet_kernel::create_map(&bpfvet_kernel::MapSpec {
+                    map_type: i.map_type,
+                    key_size: i.key_size,
+                    value_size: i.value_size,
+                    max_entries: i.max_entries,
+                    flags: i.flags,
+                    name: String::new(),
+                    inner_map_fd: None,
+                })
+                .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let fd = bpfvet_kernel::create_map(&bpfvet_kernel::MapSpec {
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            flags: m.flags,
+            name: m.name.clone(),
+            inner_map_fd: inner.as_ref().map(|f| f.0),
+        })
+        .map_err(|e| format!("map {}: {e}", m.name))?;
+        if let Some(v) = &m.initial_value {
+            let _ = bpfvet_kernel::update_elem(&fd, &0u32.to_le_bytes(), v, 0);
+        }
+        if m.frozen {
+            let _ = bpfvet_kernel::freeze(&fd);
+        }
+        fds.push((fd, inner));
+    }
+    let fd_array: Vec<i32> = fds.iter().map(|(f, _)| f.0).collect();
+    // Map references by fd become references by index into fd_array.
+    let mut bytes: Vec<u8> = j.code.raw.iter().flat_map(|r| r.to_bytes()).collect();
+    for chunk in bytes.chunks_exact_mut(8) {
+        if chunk[0] == 0x18 && matches!(chunk[1] >> 4, 1 | 2) {
+            chunk[1] = (chunk[1] & 0x0f) | ((if chunk[1] >> 4 == 1 { 5 } else { 6 }) << 4);
+        }
+    }
+    let license = if j.env.gpl_compatible { "GPL" } else { "Proprietary" };
+    let o = bpfvet_kernel::load_program(&bpfvet_kernel::ProgLoad {
+        prog_type: j.prog_type,
+        expected_attach_type: j.env.expected_attach_type,
+        insns: &bytes,
+        license,
+        log_level: 1,
+        fd_array: &fd_array,
+        name: j.name.clone(),
+        // BPF_F_SLEEPABLE
+        prog_flags: if j.env.sleepable { 1 << 4 } else { 0 },
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let line = o
+        .log
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| {
+            !l.is_empty()
+                && !l.starts_with("processed ")
+                && !l.starts_with("cur state:")
+                && !l.starts_with("old state:")
+        })
+        .unwrap_or("")
+        .to_string();
+    Ok(match o.fd {
+        Some(_) => (true, String::new()),
+        None if line.is_empty() => (false, format!("errno {}", o.errno.unwrap_or(0))),
+        None => (false, line),
+    })
+}
+
 pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {
     let jobs = jobs(a)?;
     let results: Vec<(Job, Outcome)> = jobs
@@ -289,6 +373,26 @@ pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {
             } else {
                 format!("{} ({})", j.name, j.section)
             };
+            if a.kernel {
+                let ours = match &o.result {
+                    Ok(()) => "accept".to_string(),
+                    Err(e) => format!("reject: {}", e.message),
+                };
+                let theirs = match kernel_verdict(j) {
+                    Ok((true, _)) => "accept".to_string(),
+                    Ok((false, m)) => format!("reject: {m}"),
+                    Err(e) => format!("unavailable ({e})"),
+                };
+                let mark = if theirs.starts_with("unavailable") {
+                    ""
+                } else if ours == theirs {
+                    "  [agree]"
+                } else {
+                    "  [DIFFER]"
+                };
+                println!("{what}:{mark}\n  bpfvet: {ours}\n  kernel: {theirs}");
+                continue;
+            }
             match &o.result {
                 Ok(()) => println!(
                     "{what}: accepted ({} insns processed, {} states)",
