@@ -68,20 +68,27 @@
 #![forbid(unsafe_code)]
 
 mod alu;
+mod calls;
+mod env;
 mod error;
 mod exec;
 mod helpers;
+pub mod maps;
 mod memory;
 mod predecode;
 mod vm;
 
+pub use calls::MAX_TAIL_CALLS;
+pub use env::{Clock, Env, Redirect, RedirectFlavor, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{
-    CONFORMANCE_HELPER_ID, HelperContext, HelperError, HelperFn, conformance_helpers,
+    ArgMemory, CONFORMANCE_HELPER_ID, HelperContext, HelperError, HelperFn, conformance_helpers,
+    format_printk,
 };
+pub use maps::{MapDump, MapEntry, MapError, MapSpec, MapType, Maps};
 pub use memory::{
-    CONTEXT_BASE, INPUT_BASE, MAP_VALUE_BASE, MemRegion, PACKET_BASE, RegionKind, STACK_BASE,
-    STACK_FRAME_SPACING, STACK_SIZE, stack_base,
+    CONTEXT_BASE, FUNC_BASE, INPUT_BASE, MAP_VALUE_BASE, MemRegion, PACKET_BASE, RegionKind,
+    STACK_BASE, STACK_FRAME_SPACING, STACK_SIZE, stack_base,
 };
 pub use vm::{DEFAULT_BUDGET, DEFAULT_MAY_GOTO_BUDGET, RunOptions, RunResult, Vm};
 
