@@ -11,6 +11,7 @@ use crate::error::VmError;
 use crate::exec::{Machine, Regs, run_function};
 use crate::helpers::{Builtin, HelperContext, builtin};
 use crate::maps::{E2BIG, EINVAL, MapType, map_ptr, map_window};
+use crate::memory::Memory;
 use crate::predecode::Code;
 
 /// The kernel's limit on tail calls in one run (`MAX_TAIL_CALL_CNT`).
@@ -34,7 +35,8 @@ fn neg(errno: i32) -> u64 {
 
 /// Calls helper `id` with R1–R5 of `r`, from frame `depth`.
 pub(crate) fn call(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     id: u64,
     r: &Regs,
     pc: usize,
@@ -50,7 +52,7 @@ pub(crate) fn call(
         let mut ctx = HelperContext {
             args,
             pc,
-            mem: &mut *m.mem,
+            mem: &mut *mem,
             env: &mut *m.env,
         };
         return f(&mut ctx).map(Outcome::Value).map_err(helper_err);
@@ -66,7 +68,7 @@ pub(crate) fn call(
             let mut ctx = HelperContext {
                 args,
                 pc,
-                mem: &mut *m.mem,
+                mem: &mut *mem,
                 env: &mut *m.env,
             };
             f(&mut ctx).map(Outcome::Value).map_err(helper_err)
@@ -77,15 +79,14 @@ pub(crate) fn call(
             name: helper_name(id as i32).unwrap_or("?"),
             needs,
         }),
-        Some(Builtin::TailCall) => tail_call(m, args, pc).map_err(helper_err),
-        Some(Builtin::Loop) => bpf_loop(m, args, pc, depth),
-        Some(Builtin::ForEachMapElem) => for_each_map_elem(m, args, pc, depth),
+        Some(Builtin::TailCall) => tail_call(m, mem, args).map_err(helper_err),
+        Some(Builtin::Loop) => bpf_loop(m, mem, args, pc, depth),
+        Some(Builtin::ForEachMapElem) => for_each_map_elem(m, mem, args, pc, depth),
     }
 }
 
-fn map_of(m: &Machine<'_, '_>, ptr: u64) -> Result<usize, crate::HelperError> {
-    let maps = m
-        .mem
+fn map_of(mem: &Memory<'_>, ptr: u64) -> Result<usize, crate::HelperError> {
+    let maps = mem
         .maps
         .as_deref()
         .ok_or_else(|| crate::HelperError("the run has no maps".into()))?;
@@ -96,12 +97,12 @@ fn map_of(m: &Machine<'_, '_>, ptr: u64) -> Result<usize, crate::HelperError> {
 /// through (R0 unchanged) if the index is out of range, the limit is reached or the entry
 /// is empty. As in the kernel, an attempt on an empty entry still counts.
 fn tail_call(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     args: [u64; 5],
-    _pc: usize,
 ) -> Result<Outcome, crate::HelperError> {
-    let map = map_of(m, args[1])?;
-    let maps = m.mem.maps.as_deref().expect("map_of checked");
+    let map = map_of(mem, args[1])?;
+    let maps = mem.maps.as_deref().expect("map_of checked");
     let index = args[2] as u32;
     if maps.map_type(map) != MapType::ProgArray {
         return Err(crate::HelperError(format!(
@@ -128,7 +129,8 @@ fn tail_call(
 
 /// Runs the callback at function address `func` one frame below `depth` with `args`.
 fn callback(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     func: u64,
     args: [u64; 5],
     pc: usize,
@@ -146,16 +148,17 @@ fn callback(
     }
     let mut init = [0u64; 11];
     init[1..6].copy_from_slice(&args);
-    m.mem.push_frame();
-    let r = run_function(m, prog, op, init, depth + 1);
-    m.mem.pop_frame();
+    mem.push_frame();
+    let r = run_function(m, mem, prog, op, init, depth + 1);
+    mem.pop_frame();
     r
 }
 
 /// `bpf_loop(nr_loops, callback, ctx, flags)`: calls `callback(i, ctx)` for i = 0.. until
 /// it returns non-zero; returns the number of calls.
 fn bpf_loop(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     args: [u64; 5],
     pc: usize,
     depth: usize,
@@ -169,7 +172,7 @@ fn bpf_loop(
         return Ok(Outcome::Value(neg(E2BIG)));
     }
     for i in 0..nr {
-        if callback(m, func, [i, ctx, 0, 0, 0], pc, depth)? != 0 {
+        if callback(m, mem, func, [i, ctx, 0, 0, 0], pc, depth)? != 0 {
             return Ok(Outcome::Value(i + 1));
         }
     }
@@ -180,7 +183,8 @@ fn bpf_loop(
 /// ctx)` for each element (array order, or the hash's iteration order; per-CPU maps give the
 /// current CPU's value) until it returns non-zero; returns the number of calls.
 fn for_each_map_elem(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     args: [u64; 5],
     pc: usize,
     depth: usize,
@@ -191,23 +195,23 @@ fn for_each_map_elem(
         id: 164,
         message,
     };
-    let map = map_of(m, map_arg).map_err(|e| herr(e.0))?;
+    let map = map_of(mem, map_arg).map_err(|e| herr(e.0))?;
     if flags != 0 {
         return Ok(Outcome::Value(neg(EINVAL)));
     }
     let cpu = m.env.cpu as usize;
     let slots = {
-        let maps = m.mem.maps.as_deref().expect("map_of checked");
+        let maps = mem.maps.as_deref().expect("map_of checked");
         maps.for_each_slots(map).map_err(herr)?
     };
     let mut n = 0u64;
     for slot in slots {
-        let maps = m.mem.maps.as_deref_mut().expect("map_of checked");
+        let maps = mem.maps.as_deref_mut().expect("map_of checked");
         let Some((key, value)) = maps.callback_args(map, slot, cpu) else {
             continue;
         };
         n += 1;
-        if callback(m, func, [map_ptr(map), key, value, ctx, 0], pc, depth)? != 0 {
+        if callback(m, mem, func, [map_ptr(map), key, value, ctx, 0], pc, depth)? != 0 {
             break;
         }
     }
@@ -217,14 +221,14 @@ fn for_each_map_elem(
 /// The value of an LD_IMM64 of a map (`code`): the map pointer, or the address of byte
 /// `off` of the value of a single-element array.
 pub(crate) fn ld_map(
-    m: &Machine<'_, '_>,
+    mem: &Memory<'_>,
     code: Code,
     src: u8,
     x: u32,
     off: u64,
     pc: usize,
 ) -> Result<u64, VmError> {
-    let Some(maps) = m.mem.maps.as_deref() else {
+    let Some(maps) = mem.maps.as_deref() else {
         return Err(VmError::NeedsLoader { pc, src });
     };
     let by_fd = matches!(code, Code::LdMapFd | Code::LdMapValueFd);

@@ -39,10 +39,10 @@ struct Frame {
 /// in-bounds index, so register accesses compile without bounds checks (or masking).
 pub(crate) type Regs = [u64; 256];
 
-/// Everything a run shares across programs (tail calls) and callbacks.
-pub(crate) struct Machine<'a, 'm> {
+/// Everything a run shares across programs (tail calls) and callbacks, except the memory,
+/// which travels separately so the interpreter loop holds it directly.
+pub(crate) struct Machine<'a> {
     pub progs: &'a [Decoded],
-    pub mem: &'a mut Memory<'m>,
     pub helpers: &'a mut Helpers,
     pub env: &'a mut Env,
     pub budget: u64,
@@ -53,7 +53,7 @@ pub(crate) struct Machine<'a, 'm> {
     pub tail_calls: u32,
 }
 
-impl Machine<'_, '_> {
+impl Machine<'_> {
     /// The address `LD_IMM64 func(...)` gives for op `op` of program `prog`.
     pub fn func_addr(prog: usize, op: usize) -> u64 {
         FUNC_BASE + ((prog as u64) << 32) + 8 * op as u64
@@ -72,7 +72,8 @@ impl Machine<'_, '_> {
 
 /// Runs program `prog` from its first instruction with registers `init`.
 pub(crate) fn execute(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     prog: usize,
     init: [u64; 11],
     opts: &RunOptions,
@@ -80,7 +81,7 @@ pub(crate) fn execute(
     m.budget = opts.budget;
     m.remaining = opts.budget;
     m.may_goto_left = opts.may_goto_budget;
-    let r0 = run_function(m, prog, 0, init, 0)?;
+    let r0 = run_function(m, mem, prog, 0, init, 0)?;
     Ok(RunResult {
         r0,
         executed: m.budget - m.remaining,
@@ -90,7 +91,8 @@ pub(crate) fn execute(
 /// Runs op `entry` of program `prog` in call frame `base` (whose stack must be live) with
 /// registers `init` (R10 is set here), until it returns from that frame; returns R0.
 pub(crate) fn run_function(
-    m: &mut Machine<'_, '_>,
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
     prog: usize,
     entry: usize,
     init: [u64; 11],
@@ -192,24 +194,24 @@ pub(crate) fn run_function(
         macro_rules! load {
             ($n:literal, $conv:expr) => {{
                 let a = addr!(s);
-                match m.mem.load::<$n>(a) {
+                match mem.load::<$n>(a) {
                     Some(b) => reg!(d) = $conv(b),
-                    None => fail!(m.mem.fault(here!(), a, $n, Access::Read)),
+                    None => fail!(mem.fault(here!(), a, $n, Access::Read)),
                 }
             }};
         }
         macro_rules! store {
             ($n:literal, $bytes:expr) => {{
                 let a = addr!(d);
-                if !m.mem.store::<$n>(a, $bytes) {
-                    fail!(m.mem.fault(here!(), a, $n, Access::Write));
+                if !mem.store::<$n>(a, $bytes) {
+                    fail!(mem.fault(here!(), a, $n, Access::Write));
                 }
             }};
         }
         macro_rules! atomic {
             ($n:literal, $op:expr) => {{
                 let a = addr!(d);
-                if let Err(e) = atomic::<$n>(m.mem, r, $op, a, s, here!()) {
+                if let Err(e) = atomic::<$n>(mem, r, $op, a, s, here!()) {
                     fail!(e);
                 }
             }};
@@ -390,7 +392,7 @@ pub(crate) fn run_function(
                     reg!(d)
                 };
                 m.remaining = remaining;
-                let out = call(m, id, r, here!(), depth);
+                let out = call(m, mem, id, r, here!(), depth);
                 remaining = m.remaining;
                 match out? {
                     Outcome::Value(v) => r[0] = v,
@@ -415,7 +417,7 @@ pub(crate) fn run_function(
                     saved: [r[6], r[7], r[8], r[9]],
                 };
                 depth += 1;
-                m.mem.push_frame();
+                mem.push_frame();
                 r[10] = stack_base(depth) + STACK_SIZE as u64;
                 pc = x as usize;
                 block = pc;
@@ -430,7 +432,7 @@ pub(crate) fn run_function(
                 let f = frames[depth];
                 [r[6], r[7], r[8], r[9]] = f.saved;
                 r[10] = stack_base(depth) + STACK_SIZE as u64;
-                m.mem.pop_frame();
+                mem.pop_frame();
                 if f.prog != cur {
                     cur = f.prog;
                     ops = &progs[cur].ops;
@@ -440,7 +442,7 @@ pub(crate) fn run_function(
                 block = pc;
             }
             Code::LdMapFd | Code::LdMapIdx | Code::LdMapValueFd | Code::LdMapValueIdx => {
-                match ld_map(m, code, s, x, imm, here!()) {
+                match ld_map(mem, code, s, x, imm, here!()) {
                     Ok(v) => reg!(d) = v,
                     Err(e) => fail!(e),
                 }

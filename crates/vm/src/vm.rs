@@ -275,7 +275,6 @@ impl Vm {
         all[..10].copy_from_slice(&regs);
         let mut machine = Machine {
             progs: &self.progs,
-            mem: &mut mem,
             helpers: &mut self.helpers,
             env: &mut self.env,
             budget: options.budget,
@@ -283,6 +282,6 @@ impl Vm {
             may_goto_left: options.may_goto_budget,
             tail_calls: 0,
         };
-        execute(&mut machine, index, all, options)
+        execute(&mut machine, &mut mem, index, all, options)
     }
 }

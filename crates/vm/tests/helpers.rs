@@ -727,3 +727,32 @@ fn lpm_lookup_from_a_program() {
         0
     );
 }
+
+#[test]
+fn a_program_lookup_counts_as_a_use_for_lru() {
+    let mut maps = Maps::new();
+    let h = maps
+        .create(MapSpec::new("lru", MapType::LruHash, 4, 8, 2))
+        .unwrap();
+    maps.update(h, &u32k(1), &1u64.to_le_bytes(), BPF_ANY)
+        .unwrap();
+    maps.update(h, &u32k(2), &2u64.to_le_bytes(), BPF_ANY)
+        .unwrap();
+    // A user-space lookup does not count: 1 is still the least recently used.
+    maps.lookup(h, &u32k(1)).unwrap();
+    let mut a = maps.clone();
+    a.update(h, &u32k(3), &3u64.to_le_bytes(), BPF_ANY).unwrap();
+    assert!(a.lookup(h, &u32k(1)).is_err());
+    // A program's lookup does: 2 becomes the victim.
+    let text = format!(
+        "{}call bpf_map_lookup_elem\nr0 = 0\nexit",
+        key_and_map(1, 0)
+    );
+    let mut v = vm(&text, maps);
+    r0(&mut v);
+    let maps = v.maps_mut().unwrap();
+    maps.update(h, &u32k(3), &3u64.to_le_bytes(), BPF_ANY)
+        .unwrap();
+    assert!(maps.lookup(h, &u32k(1)).is_ok());
+    assert!(maps.lookup(h, &u32k(2)).is_err());
+}

@@ -190,23 +190,16 @@ impl Map {
         u32::from_le_bytes([key[0], key[1], key[2], key[3]])
     }
 
-    /// The slot a lookup of `key` finds (LPM: the longest matching prefix). `touch` marks
-    /// an LRU element as used, as a program's lookup does.
-    pub fn lookup_slot(&mut self, key: &[u8], touch: bool) -> Result<Option<usize>, MapError> {
+    /// The slot a lookup of `key` finds (LPM: the longest matching prefix).
+    pub fn lookup_slot(&self, key: &[u8]) -> Result<Option<usize>, MapError> {
         self.check_key(key)?;
         let max = self.spec.max_entries;
-        Ok(match &mut self.kind {
+        Ok(match &self.kind {
             Kind::Array { .. } => {
                 let i = Self::index(key);
                 (i < max).then_some(i as usize)
             }
-            Kind::Hash(h) => {
-                let s = h.find(key);
-                if let (Some(s), true) = (s, touch) {
-                    h.touch(s);
-                }
-                s
-            }
+            Kind::Hash(h) => h.find(key),
             Kind::Lpm(l) => l.longest_match(key),
             Kind::Queue(_) | Kind::Ringbuf(_) | Kind::Fd(_) => {
                 return err(
@@ -215,6 +208,13 @@ impl Map {
                 );
             }
         })
+    }
+
+    /// Marks `slot` as used, as a program's lookup does (LRU maps).
+    pub fn touch(&mut self, slot: usize) {
+        if let Kind::Hash(h) = &mut self.kind {
+            h.touch(slot);
+        }
     }
 
     /// Copies `value` into `slot`; `new` elements get zeroes in the other CPUs' copies.

@@ -164,9 +164,8 @@ impl Maps {
         } else {
             KEYS_OFFSET
         };
-        if span > limit
-            || (spec.key_size as u64 + 8) * spec.max_entries as u64 > MAP_PTR_OFFSET - KEYS_OFFSET
-        {
+        let key_span = ((spec.key_size as u64).next_multiple_of(8) + 8) * spec.max_entries as u64;
+        if span > limit || key_span > MAP_PTR_OFFSET - KEYS_OFFSET {
             return Err(MapError::new(
                 E2BIG,
                 format!(
@@ -231,8 +230,8 @@ impl Maps {
     /// `BPF_MAP_LOOKUP_ELEM`: the value of `key` (per-CPU maps: every CPU's copy, each
     /// rounded up to 8 bytes; prog arrays and map-in-maps: the stored index; queues and
     /// stacks: the value `pop` would return, with an empty key).
-    pub fn lookup(&mut self, index: usize, key: &[u8]) -> Result<Vec<u8>, MapError> {
-        let m = self.get_mut(index)?;
+    pub fn lookup(&self, index: usize, key: &[u8]) -> Result<Vec<u8>, MapError> {
+        let m = self.get(index)?;
         let name = m.spec.name.clone();
         match &m.kind {
             Kind::Queue(q) => return q.peek().map(|v| v.to_vec()),
@@ -250,17 +249,17 @@ impl Maps {
             }
             _ => {}
         }
-        match m.lookup_slot(key, false)? {
+        match m.lookup_slot(key)? {
             Some(slot) => Ok(m.user_value(slot)),
             None => Err(MapError::new(ENOENT, format!("map '{name}': no such key"))),
         }
     }
 
     /// Each CPU's copy of the value of `key` in a per-CPU map (one copy for other maps).
-    pub fn lookup_percpu(&mut self, index: usize, key: &[u8]) -> Result<Vec<Vec<u8>>, MapError> {
-        let m = self.get_mut(index)?;
+    pub fn lookup_percpu(&self, index: usize, key: &[u8]) -> Result<Vec<Vec<u8>>, MapError> {
+        let m = self.get(index)?;
         let name = m.spec.name.clone();
-        match m.lookup_slot(key, false)? {
+        match m.lookup_slot(key)? {
             Some(slot) => Ok(m.percpu_values(slot)),
             None => Err(MapError::new(ENOENT, format!("map '{name}': no such key"))),
         }
@@ -559,9 +558,10 @@ impl Maps {
             let i = u32::from_le_bytes(key.try_into().expect("checked"));
             return Ok(fd.get_u32(i).map_or(0, |inner| map_ptr(inner as usize)));
         }
-        let Some(slot) = m.lookup_slot(key, true)? else {
+        let Some(slot) = m.lookup_slot(key)? else {
             return Ok(0);
         };
+        m.touch(slot);
         if m.spec.map_type == MapType::HashOfMaps {
             let v = m.user_value(slot);
             let inner = u32::from_le_bytes(v[..4].try_into().expect("value_size 4"));
