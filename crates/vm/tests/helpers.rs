@@ -175,7 +175,7 @@ fn update_and_delete_return_kernel_errors() {
     let mut v = vm(&update(1, 1), maps);
     assert_eq!(r0(&mut v), 0);
     assert_eq!(r0(&mut v), neg(17), "BPF_NOEXIST twice");
-    let mut maps = v.take_maps().unwrap();
+    let maps = v.take_maps().unwrap();
     assert_eq!(maps.lookup(0, &u32k(1)).unwrap(), 5u64.to_le_bytes());
     assert_eq!(r0(&mut vm(&update(2, 0), maps.clone())), neg(7), "full");
     assert_eq!(
