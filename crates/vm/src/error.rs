@@ -99,6 +99,18 @@ pub enum VmError {
     TooLarge { slots: usize },
     /// Run set-up: a region overflows the address space or overlaps another one.
     BadRegion { message: String },
+    /// An LD_IMM64 map reference (or a map-related operation of the interpreter) that the
+    /// run's maps cannot satisfy.
+    Map { pc: usize, message: String },
+    /// Run set-up: the environment, maps and programs do not fit together.
+    Setup { message: String },
+    /// A kernel helper the VM cannot provide (`needs` says what it would need).
+    UnavailableHelper {
+        pc: usize,
+        id: u32,
+        name: &'static str,
+        needs: &'static str,
+    },
 }
 
 impl VmError {
@@ -118,8 +130,10 @@ impl VmError {
             | VmError::AddrSpaceCast { pc }
             | VmError::FellOffEnd { pc }
             | VmError::FramePointerWrite { pc }
-            | VmError::BadTarget { pc, .. } => Some(pc),
-            VmError::TooLarge { .. } | VmError::BadRegion { .. } => None,
+            | VmError::BadTarget { pc, .. }
+            | VmError::Map { pc, .. }
+            | VmError::UnavailableHelper { pc, .. } => Some(pc),
+            VmError::TooLarge { .. } | VmError::BadRegion { .. } | VmError::Setup { .. } => None,
         }
     }
 }
@@ -197,6 +211,14 @@ impl fmt::Display for VmError {
                 write!(f, "program of {slots} slots is too large for the VM")
             }
             VmError::BadRegion { message } => write!(f, "bad memory region: {message}"),
+            VmError::Map { message, .. } => write!(f, "{message}"),
+            VmError::Setup { message } => write!(f, "cannot run: {message}"),
+            VmError::UnavailableHelper {
+                id, name, needs, ..
+            } => write!(
+                f,
+                "helper {name} ({id}) cannot run in the VM: it needs {needs}"
+            ),
         }
     }
 }

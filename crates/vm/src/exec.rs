@@ -1,7 +1,11 @@
 //! The interpreter loop: executes pre-decoded [`Op`]s over a register file, checked memory,
 //! a call-frame stack and the helper table, with Linux kernel semantics (RFC 9669).
 //!
-//! Arithmetic corner cases live in `alu.rs`; memory checks in `memory.rs`.
+//! Arithmetic corner cases live in `alu.rs`; memory checks in `memory.rs`; helper calls,
+//! tail calls and callbacks (`bpf_loop`, `bpf_for_each_map_elem`) in `calls.rs`.
+//!
+//! [`run_function`] runs one function until it returns from its own frame; callbacks run
+//! through it recursively, one frame deeper, sharing the budget and the `may_goto` count.
 //!
 //! The instruction budget is charged per straight-line run rather than per instruction: the
 //! loop remembers where the current run began (`block`), and every control transfer (taken
@@ -14,45 +18,101 @@
 use bpfvet_isa::AtomicOp;
 
 use crate::alu;
+use crate::calls::{Outcome, call, ld_map};
+use crate::env::Env;
 use crate::error::{Access, VmError};
-use crate::helpers::{HelperContext, Helpers};
-use crate::memory::{Memory, STACK_SIZE, stack_base};
+use crate::helpers::Helpers;
+use crate::memory::{FUNC_BASE, Memory, STACK_SIZE, stack_base};
 use crate::predecode::{Code, Decoded, Op};
 use crate::{MAX_CALL_FRAMES, RunOptions, RunResult};
 
-/// The state a bpf-to-bpf call saves: where to return and the callee-saved R6–R9.
+/// The state a bpf-to-bpf call saves: where to return (program and op) and the
+/// callee-saved R6–R9.
 #[derive(Clone, Copy, Default)]
 struct Frame {
     ret: usize,
+    prog: usize,
     saved: [u64; 4],
 }
 
 /// The register file. Only R0..=R10 are used; 256 entries make every `u8` register number an
 /// in-bounds index, so register accesses compile without bounds checks (or masking).
-type Regs = [u64; 256];
+pub(crate) type Regs = [u64; 256];
 
-/// Runs `prog` from its first instruction with registers `init` (R10 is set here).
+/// Everything a run shares across programs (tail calls) and callbacks, except the memory,
+/// which travels separately so the interpreter loop holds it directly.
+pub(crate) struct Machine<'a> {
+    pub progs: &'a [Decoded],
+    pub helpers: &'a mut Helpers,
+    pub env: &'a mut Env,
+    pub budget: u64,
+    /// Budget left (exact whenever control is outside [`run_function`]'s loop).
+    pub remaining: u64,
+    pub may_goto_left: u64,
+    /// Tail calls made so far in this run.
+    pub tail_calls: u32,
+}
+
+impl Machine<'_> {
+    /// The address `LD_IMM64 func(...)` gives for op `op` of program `prog`.
+    pub fn func_addr(prog: usize, op: usize) -> u64 {
+        FUNC_BASE + ((prog as u64) << 32) + 8 * op as u64
+    }
+
+    /// The (program, op) a function address refers to.
+    pub fn decode_func(&self, addr: u64) -> Option<(usize, usize)> {
+        let off = addr.checked_sub(FUNC_BASE)?;
+        let prog = usize::try_from(off >> 32).ok()?;
+        let low = off & 0xffff_ffff;
+        let op = (low / 8) as usize;
+        let ops = &self.progs.get(prog)?.ops;
+        (low % 8 == 0 && op + 1 < ops.len()).then_some((prog, op))
+    }
+}
+
+/// Runs program `prog` from its first instruction with registers `init`.
 pub(crate) fn execute(
-    prog: &Decoded,
+    m: &mut Machine<'_>,
     mem: &mut Memory<'_>,
-    helpers: &mut Helpers,
+    prog: usize,
     init: [u64; 11],
     opts: &RunOptions,
 ) -> Result<RunResult, VmError> {
-    let ops: &[Op] = &prog.ops;
-    let pcs: &[usize] = &prog.pcs;
-    let budget = opts.budget;
+    m.budget = opts.budget;
+    m.remaining = opts.budget;
+    m.may_goto_left = opts.may_goto_budget;
+    let r0 = run_function(m, mem, prog, 0, init, 0)?;
+    Ok(RunResult {
+        r0,
+        executed: m.budget - m.remaining,
+    })
+}
+
+/// Runs op `entry` of program `prog` in call frame `base` (whose stack must be live) with
+/// registers `init` (R10 is set here), until it returns from that frame; returns R0.
+pub(crate) fn run_function(
+    m: &mut Machine<'_>,
+    mem: &mut Memory<'_>,
+    prog: usize,
+    entry: usize,
+    init: [u64; 11],
+    base: usize,
+) -> Result<u64, VmError> {
+    let progs = m.progs;
+    let mut cur = prog;
+    let mut ops: &[Op] = &progs[cur].ops;
+    let mut pcs: &[usize] = &progs[cur].pcs;
+    let budget = m.budget;
     let mut frames = [Frame::default(); MAX_CALL_FRAMES];
-    let mut depth = 0usize;
-    let mut may_goto_left = opts.may_goto_budget;
+    let mut depth = base;
     // `pc` is the index of the next op; `block` the index where the current straight-line
     // run began; `remaining` the budget left at `block`.
-    let mut pc = 0usize;
-    let mut block = 0usize;
-    let mut remaining = budget;
+    let mut pc = entry;
+    let mut block = entry;
+    let mut remaining = m.remaining;
     let mut regs: Regs = [0; 256];
     regs[..11].copy_from_slice(&init);
-    regs[10] = stack_base(0) + STACK_SIZE as u64;
+    regs[10] = stack_base(base) + STACK_SIZE as u64;
     let r = &mut regs;
 
     macro_rules! reg {
@@ -316,23 +376,35 @@ pub(crate) fn execute(
             Code::Jset32I => jump_if!(reg!(d) as u32 & (imm as u32) != 0, x),
             Code::Jset32R => jump_if!(reg!(d) as u32 & reg!(s) as u32 != 0, x),
             Code::MayGoto => {
-                if may_goto_left == 0 {
+                if m.may_goto_left == 0 {
                     goto!(x);
                 } else {
-                    may_goto_left -= 1;
+                    m.may_goto_left -= 1;
                 }
             }
 
-            Code::CallHelper => {
+            Code::CallHelper | Code::Callx => {
                 charge!();
                 block = pc;
-                r[0] = call_helper(helpers, mem, imm, r, here!())?;
-            }
-            Code::Callx => {
-                charge!();
-                block = pc;
-                let id = reg!(d);
-                r[0] = call_helper(helpers, mem, id, r, here!())?;
+                let id = if code == Code::CallHelper {
+                    imm
+                } else {
+                    reg!(d)
+                };
+                m.remaining = remaining;
+                let out = call(m, mem, id, r, here!(), depth);
+                remaining = m.remaining;
+                match out? {
+                    Outcome::Value(v) => r[0] = v,
+                    Outcome::Keep => {}
+                    Outcome::TailCall(p) => {
+                        cur = p;
+                        ops = &progs[cur].ops;
+                        pcs = &progs[cur].pcs;
+                        pc = 0;
+                        block = 0;
+                    }
+                }
             }
             Code::CallLocal => {
                 charge!();
@@ -341,6 +413,7 @@ pub(crate) fn execute(
                 }
                 frames[depth] = Frame {
                     ret: pc,
+                    prog: cur,
                     saved: [r[6], r[7], r[8], r[9]],
                 };
                 depth += 1;
@@ -351,20 +424,30 @@ pub(crate) fn execute(
             }
             Code::Exit => {
                 charge!();
-                if depth == 0 {
-                    return Ok(RunResult {
-                        r0: r[0],
-                        executed: budget - remaining,
-                    });
+                if depth == base {
+                    m.remaining = remaining;
+                    return Ok(r[0]);
                 }
                 depth -= 1;
                 let f = frames[depth];
                 [r[6], r[7], r[8], r[9]] = f.saved;
                 r[10] = stack_base(depth) + STACK_SIZE as u64;
                 mem.pop_frame();
+                if f.prog != cur {
+                    cur = f.prog;
+                    ops = &progs[cur].ops;
+                    pcs = &progs[cur].pcs;
+                }
                 pc = f.ret;
                 block = pc;
             }
+            Code::LdMapFd | Code::LdMapIdx | Code::LdMapValueFd | Code::LdMapValueIdx => {
+                match ld_map(mem, code, s, x, imm, here!()) {
+                    Ok(v) => reg!(d) = v,
+                    Err(e) => fail!(e),
+                }
+            }
+            Code::LdFunc => reg!(d) = Machine::func_addr(cur, x as usize),
             Code::NeedsLoader => fail!(VmError::NeedsLoader {
                 pc: here!(),
                 src: imm as u8,
@@ -379,31 +462,6 @@ pub(crate) fn execute(
             Code::FellOff => fail!(VmError::FellOffEnd { pc: here!() }),
         }
     }
-}
-
-/// Calls helper `id` with R1–R5; returns the new R0. R1–R5 are left as they were.
-#[inline(never)]
-fn call_helper(
-    helpers: &mut Helpers,
-    mem: &mut Memory<'_>,
-    id: u64,
-    r: &Regs,
-    pc: usize,
-) -> Result<u64, VmError> {
-    let f = u32::try_from(id)
-        .ok()
-        .and_then(|id| helpers.get_mut(id))
-        .ok_or(VmError::UnknownHelper { pc, id })?;
-    let mut ctx = HelperContext {
-        args: [r[1], r[2], r[3], r[4], r[5]],
-        pc,
-        mem,
-    };
-    f(&mut ctx).map_err(|e| VmError::Helper {
-        pc,
-        id: id as u32,
-        message: e.0,
-    })
 }
 
 /// Executes an atomic read-modify-write of `N` (4 or 8) bytes at `addr`.

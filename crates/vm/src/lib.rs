@@ -24,8 +24,19 @@
 //!   have run.
 //! - `may_goto` falls through until it has done so [`RunOptions::may_goto_budget`] times in
 //!   a run (default 8,388,608 = 8 Mi, the kernel's `BPF_MAX_LOOPS`), then always jumps.
-//! - Not yet: LD_IMM64 pseudo sources (maps, BTF ids, function addresses), LD_ABS/LD_IND,
-//!   kfuncs and `addr_space_cast` decode but fail with a clear error when executed.
+//! - Maps ([`maps`]): a [`Maps`] set given to the VM ([`Vm::set_maps`] or
+//!   [`Vm::run_with_maps`]) resolves `LD_IMM64 map_fd/map_idx/map_value/map_idx_value`;
+//!   map values, keys and reserved ring buffer records are memory at stable addresses in
+//!   each map's window above [`MAP_VALUE_BASE`], bounds-checked like everything else.
+//! - Kernel helpers ([`Vm::enable_kernel_helpers`]): map operations, tail calls through
+//!   prog arrays (at most [`MAX_TAIL_CALLS`], across a set of programs added with
+//!   [`Vm::add_program`]), `bpf_loop` and `bpf_for_each_map_elem` callbacks
+//!   (`LD_IMM64 func(...)` gives a function address at [`FUNC_BASE`]), clocks, random
+//!   numbers, the current task, `trace_printk`/`snprintf`, ring buffers, perf events, probe
+//!   reads, `csum_diff`, redirects — configured and collected through the [`Env`]. A kernel
+//!   helper the VM cannot provide fails with [`VmError::UnavailableHelper`], naming it.
+//! - Not yet: BTF-id LD_IMM64, LD_ABS/LD_IND, program contexts and their helpers, kfuncs and
+//!   `addr_space_cast` decode but fail with a clear error when executed.
 //!
 //! ```
 //! use bpfvet_isa::{asm, Dialect, Program};
@@ -65,23 +76,63 @@
 //! );
 //! ```
 
+//!
+//! Maps and kernel helpers: a program counting its runs in an array map.
+//!
+//! ```
+//! use bpfvet_isa::{asm, Dialect, Program};
+//! use bpfvet_vm::{MapSpec, MapType, Maps, RunOptions, Vm};
+//!
+//! let text = "
+//!     r1 = 0
+//!     *(u32 *)(r10 - 4) = r1
+//!     r2 = r10
+//!     r2 += -4
+//!     r1 = map_idx(0) ll
+//!     call bpf_map_lookup_elem
+//!     if r0 == 0 goto out
+//!     r1 = 1
+//!     lock *(u64 *)(r0 + 0) += r1
+//! out:
+//!     r0 = 0
+//!     exit
+//! ";
+//! let prog = Program::from_insns(asm::assemble(text, Dialect::Llvm).unwrap());
+//! let mut maps = Maps::new();
+//! let counts = maps.create(MapSpec::new("counts", MapType::Array, 4, 8, 1)).unwrap();
+//!
+//! let mut vm = Vm::new(&prog).unwrap();
+//! vm.enable_kernel_helpers();
+//! for _ in 0..3 {
+//!     vm.run_with_maps(vec![], [0; 10], &mut maps, &RunOptions::default()).unwrap();
+//! }
+//! assert_eq!(maps.lookup(counts, &0u32.to_le_bytes()).unwrap(), 3u64.to_le_bytes());
+//! ```
+
 #![forbid(unsafe_code)]
 
 mod alu;
+mod calls;
+mod env;
 mod error;
 mod exec;
 mod helpers;
+pub mod maps;
 mod memory;
 mod predecode;
 mod vm;
 
+pub use calls::MAX_TAIL_CALLS;
+pub use env::{Clock, Env, Redirect, RedirectFlavor, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{
-    CONFORMANCE_HELPER_ID, HelperContext, HelperError, HelperFn, conformance_helpers,
+    ArgMemory, CONFORMANCE_HELPER_ID, HelperContext, HelperError, HelperFn, conformance_helpers,
+    format_printk,
 };
+pub use maps::{MapDump, MapEntry, MapError, MapSpec, MapType, Maps};
 pub use memory::{
-    CONTEXT_BASE, INPUT_BASE, MAP_VALUE_BASE, MemRegion, PACKET_BASE, RegionKind, STACK_BASE,
-    STACK_FRAME_SPACING, STACK_SIZE, stack_base,
+    CONTEXT_BASE, FUNC_BASE, INPUT_BASE, MAP_VALUE_BASE, MemRegion, PACKET_BASE, RegionKind,
+    STACK_BASE, STACK_FRAME_SPACING, STACK_SIZE, stack_base,
 };
 pub use vm::{DEFAULT_BUDGET, DEFAULT_MAY_GOTO_BUDGET, RunOptions, RunResult, Vm};
 

@@ -13,9 +13,15 @@ use std::borrow::Cow;
 
 use crate::MAX_CALL_FRAMES;
 use crate::error::{Access, RegionInfo, VmError};
+use crate::maps::Maps;
 
 /// Bytes of stack per call frame, as in the kernel.
 pub const STACK_SIZE: usize = 512;
+/// Base of the addresses `LD_IMM64 func(label)` loads: program `p`'s instruction `i` (its
+/// index among the program's instructions) is at `FUNC_BASE + (p << 32) + 8 * i`. No memory
+/// is there.
+pub const FUNC_BASE: u64 = 0x7000_0000_0000;
+
 /// Virtual address of frame 0's stack region.
 pub const STACK_BASE: u64 = 0x1_0000_0000;
 /// Distance between the stack regions of consecutive frames (the gap catches overflows).
@@ -152,6 +158,9 @@ pub(crate) struct Memory<'m> {
     live: usize,
     /// The region that served the last access; always `< live`.
     cache: usize,
+    /// The maps whose values, keys and ring buffer records are memory too (checked after
+    /// the regions).
+    pub maps: Option<&'m mut Maps>,
 }
 
 impl<'m> Memory<'m> {
@@ -215,7 +224,27 @@ impl<'m> Memory<'m> {
             info,
             live: fixed + 1,
             cache: fixed,
+            maps: None,
         })
+    }
+
+    /// Makes the values, keys and ring buffer records of `maps` accessible. The caller's
+    /// regions must not overlap the maps' address windows.
+    pub fn attach_maps(&mut self, maps: &'m mut Maps) -> Result<(), VmError> {
+        let (start, end) = (crate::memory::MAP_VALUE_BASE, maps.windows_end());
+        for (i, h) in self.hot.iter().enumerate() {
+            let len = h.data.len() as u64;
+            if len > 0 && h.base < end && start < h.base + len {
+                return Err(VmError::BadRegion {
+                    message: format!(
+                        "{} region at {:#x} overlaps the map area {start:#x}..{end:#x}",
+                        self.info[i].0, h.base
+                    ),
+                });
+            }
+        }
+        self.maps = Some(maps);
+        Ok(())
     }
 
     /// Makes the stack of one more frame live.
@@ -252,7 +281,8 @@ impl<'m> Memory<'m> {
                 return Some(*b);
             }
         }
-        None
+        let bytes = self.maps.as_ref()?.bytes(addr, N)?;
+        bytes.try_into().ok()
     }
 
     /// Writes `N` bytes at `addr`; false if they are not inside one live writable region.
@@ -281,26 +311,63 @@ impl<'m> Memory<'m> {
 
     #[inline(never)]
     fn slot_slow<const N: usize>(&mut self, addr: u64) -> Option<&mut [u8; N]> {
-        let i = self.hot[..self.live]
+        let found = self.hot[..self.live]
             .iter()
-            .position(|h| h.writable && h.chunk::<N>(addr).is_some())?;
-        self.cache = i;
-        self.hot[i].chunk_mut::<N>(addr)
+            .position(|h| h.writable && h.chunk::<N>(addr).is_some());
+        match found {
+            Some(i) => {
+                self.cache = i;
+                self.hot[i].chunk_mut::<N>(addr)
+            }
+            None => self.maps.as_mut()?.bytes_mut(addr, N)?.try_into().ok(),
+        }
     }
 
-    /// `len` readable bytes at `addr` inside one live region (for helpers).
+    /// `len` readable bytes at `addr` inside one live region or map element (for helpers).
     pub fn read_bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
-        self.hot[..self.live]
+        let found = self.hot[..self.live]
             .iter()
-            .find_map(|h| h.range(addr, len).map(|r| &h.data[r]))
+            .find_map(|h| h.range(addr, len).map(|r| &h.data[r]));
+        match found {
+            Some(b) => Some(b),
+            None => self.maps.as_ref()?.bytes(addr, len),
+        }
     }
 
-    /// `len` writable bytes at `addr` inside one live writable region (for helpers).
+    /// `len` writable bytes at `addr` inside one live writable region or map element (for
+    /// helpers).
     pub fn write_bytes(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
-        self.hot[..self.live]
-            .iter_mut()
-            .filter(|h| h.writable)
-            .find_map(|h| h.range(addr, len).map(|r| &mut h.data[r]))
+        let found = self.hot[..self.live]
+            .iter()
+            .position(|h| h.writable && h.range(addr, len).is_some());
+        match found {
+            Some(i) => {
+                let r = self.hot[i].range(addr, len)?;
+                Some(&mut self.hot[i].data[r])
+            }
+            None => self.maps.as_mut()?.bytes_mut(addr, len),
+        }
+    }
+
+    /// The first live caller region of kind `kind`: its base and bytes.
+    pub fn region_of_kind(&mut self, kind: RegionKind) -> Option<(u64, &mut [u8])> {
+        let i = (0..self.live).find(|&i| self.info[i].1 == kind)?;
+        let h = &mut self.hot[i];
+        Some((h.base, &mut *h.data))
+    }
+
+    /// The NUL-terminated string at `addr` (without the NUL), reading at most `max` bytes;
+    /// `None` if a byte before the NUL (or the `max`th) is not readable.
+    pub fn read_str(&self, addr: u64, max: usize) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for i in 0..max as u64 {
+            let b = self.read_bytes(addr.wrapping_add(i), 1)?[0];
+            if b == 0 {
+                return Some(out);
+            }
+            out.push(b);
+        }
+        Some(out)
     }
 
     fn region_info(&self, i: usize) -> RegionInfo {
@@ -330,6 +397,25 @@ impl<'m> Memory<'m> {
                 addr,
                 size,
                 region: self.region_info(i),
+            };
+        }
+        if let Some(maps) = &self.maps
+            && let Some(region) = maps.region_info(addr)
+        {
+            if access == Access::Write && maps.bytes(addr, size as usize).is_some() {
+                return VmError::ReadOnly {
+                    pc,
+                    addr,
+                    size,
+                    region,
+                };
+            }
+            return VmError::OutOfBounds {
+                pc,
+                addr,
+                size,
+                access,
+                nearest: Some(region),
             };
         }
         let distance = |h: &Hot| {

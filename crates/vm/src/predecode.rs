@@ -195,6 +195,16 @@ pub(crate) enum Code {
 
     /// LD_IMM64 with pseudo src `imm`: needs the loader (fails when executed).
     NeedsLoader,
+    /// `d = ` the pointer of the map with fd `x` (src 1).
+    LdMapFd,
+    /// `d = ` the pointer of map index `x` (src 5).
+    LdMapIdx,
+    /// `d = ` the address of byte `imm` of the value of the map with fd `x` (src 2).
+    LdMapValueFd,
+    /// `d = ` the address of byte `imm` of the value of map index `x` (src 6).
+    LdMapValueIdx,
+    /// `d = ` the address of the function at instruction `x` (src 4).
+    LdFunc,
     /// LD_ABS / LD_IND (fails when executed).
     LegacyPacketLoad,
     /// `addr_space_cast` (fails when executed).
@@ -445,10 +455,38 @@ fn translate(insn: &Insn, t: u32) -> Op {
             imm,
             next_imm,
         } => Op::ri(Code::LdImm64, dst, Insn::imm64(imm, next_imm)),
-        Insn::LdImm64 { kind, .. } => Op {
-            imm: kind.src() as u64,
-            ..Op::new(Code::NeedsLoader)
-        },
+        Insn::LdImm64 {
+            dst,
+            kind,
+            imm,
+            next_imm,
+        } => {
+            let code = match kind {
+                Imm64Kind::MapFd => Code::LdMapFd,
+                Imm64Kind::MapIdx => Code::LdMapIdx,
+                Imm64Kind::MapValue => Code::LdMapValueFd,
+                Imm64Kind::MapIdxValue => Code::LdMapValueIdx,
+                Imm64Kind::Func => Code::LdFunc,
+                Imm64Kind::BtfId | Imm64Kind::Imm => {
+                    return Op {
+                        imm: kind.src() as u64,
+                        ..Op::new(Code::NeedsLoader)
+                    };
+                }
+            };
+            Op {
+                d: dst.index(),
+                // The pseudo source, for the error when the run has no maps.
+                s: kind.src(),
+                x: if kind == Imm64Kind::Func {
+                    t
+                } else {
+                    imm as u32
+                },
+                imm: next_imm as u32 as u64,
+                ..Op::new(code)
+            }
+        }
         Insn::LdAbs { .. } | Insn::LdInd { .. } => Op::new(Code::LegacyPacketLoad),
     }
 }

@@ -1,12 +1,15 @@
-//! The [`Vm`]: a pre-decoded program plus its helpers, and the entry points that set up
-//! memory and registers for a run.
+//! The [`Vm`]: a set of pre-decoded programs (program 0 is the one it was created with;
+//! more can be added for tail calls), its helpers, the maps and environment it runs with, and
+//! the entry points that set up memory and registers for a run.
 
 use bpfvet_isa::Program;
 
 use crate::MAX_CALL_FRAMES;
+use crate::env::Env;
 use crate::error::VmError;
-use crate::exec::execute;
+use crate::exec::{Machine, execute};
 use crate::helpers::{HelperContext, HelperError, HelperFn, Helpers};
+use crate::maps::Maps;
 use crate::memory::{INPUT_BASE, MemRegion, Memory, RegionKind, STACK_SIZE};
 use crate::predecode::{Decoded, predecode};
 
@@ -59,18 +62,22 @@ pub struct RunResult {
     pub executed: u64,
 }
 
-/// A program ready to run, with its helpers.
+/// Programs ready to run, with their helpers, maps and environment.
 pub struct Vm {
-    prog: Decoded,
+    progs: Vec<Decoded>,
     helpers: Helpers,
     options: RunOptions,
+    maps: Option<Maps>,
+    env: Env,
 }
 
 impl std::fmt::Debug for Vm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Vm")
-            .field("insns", &(self.prog.ops.len() - 1))
+            .field("insns", &(self.progs[0].ops.len() - 1))
+            .field("programs", &self.progs.len())
             .field("options", &self.options)
+            .field("maps", &self.maps.as_ref().map(Maps::len))
             .finish_non_exhaustive()
     }
 }
@@ -80,10 +87,73 @@ impl Vm {
     /// for programs built with [`Program::from_insns`]) or an instruction writes R10.
     pub fn new(prog: &Program) -> Result<Vm, VmError> {
         Ok(Vm {
-            prog: predecode(prog)?,
+            progs: vec![predecode(prog)?],
             helpers: Helpers::default(),
             options: RunOptions::default(),
+            maps: None,
+            env: Env::new(),
         })
+    }
+
+    /// Adds another program (a tail call target; prog array values are these indices);
+    /// returns its index. Program 0 is the one the VM was created with.
+    pub fn add_program(&mut self, prog: &Program) -> Result<usize, VmError> {
+        self.progs.push(predecode(prog)?);
+        Ok(self.progs.len() - 1)
+    }
+
+    /// Number of programs.
+    pub fn program_count(&self) -> usize {
+        self.progs.len()
+    }
+
+    /// Serves every helper id nobody registered with the VM's implementation of the kernel
+    /// helper (map operations, time, printk, ring buffers, tail calls, callbacks, ...); a
+    /// kernel helper the VM cannot provide stops the run with
+    /// [`VmError::UnavailableHelper`], naming it.
+    pub fn enable_kernel_helpers(&mut self) {
+        self.helpers.builtins = true;
+    }
+
+    /// Whether [`Vm::enable_kernel_helpers`] was called.
+    pub fn kernel_helpers_enabled(&self) -> bool {
+        self.helpers.builtins
+    }
+
+    /// The names (`bpf_...`) of the kernel helpers the VM implements.
+    pub fn kernel_helper_names() -> Vec<&'static str> {
+        crate::helpers::builtin_names()
+    }
+
+    /// Gives the VM a map set: LD_IMM64 map references resolve against it, map values are
+    /// memory, and helpers work on it. Returns the previous set.
+    pub fn set_maps(&mut self, maps: Maps) -> Option<Maps> {
+        self.maps.replace(maps)
+    }
+
+    /// The VM's maps.
+    pub fn maps(&self) -> Option<&Maps> {
+        self.maps.as_ref()
+    }
+
+    /// The VM's maps, to read or fill between runs.
+    pub fn maps_mut(&mut self) -> Option<&mut Maps> {
+        self.maps.as_mut()
+    }
+
+    /// Takes the VM's maps away.
+    pub fn take_maps(&mut self) -> Option<Maps> {
+        self.maps.take()
+    }
+
+    /// The environment helpers see (clock, CPU, task, trace output).
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The environment, to configure or to collect output from.
+    pub fn env_mut(&mut self) -> &mut Env {
+        &mut self.env
     }
 
     /// Registers helper `id` (replacing any earlier one): it gets R1–R5 and returns R0.
@@ -145,16 +215,73 @@ impl Vm {
     /// The low-level entry point: runs with the given memory regions (besides the stack) and
     /// initial R0–R9 (R10 is always frame 0's frame pointer). Regions must not overlap each
     /// other or the stack area.
+    ///
+    /// The run uses the VM's own maps ([`Vm::set_maps`]), if it has any.
     pub fn run_with_regions<'m>(
         &mut self,
         regions: Vec<MemRegion<'m>>,
         regs: [u64; 10],
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
+        let mut maps = self.maps.take();
+        let r = self.run_program(0, regions, regs, maps.as_mut(), options);
+        self.maps = maps;
+        r
+    }
+
+    /// [`Vm::run_with_regions`] with a map set the caller keeps.
+    pub fn run_with_maps<'m>(
+        &mut self,
+        regions: Vec<MemRegion<'m>>,
+        regs: [u64; 10],
+        maps: &'m mut Maps,
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        self.run_program(0, regions, regs, Some(maps), options)
+    }
+
+    /// Runs program `index` of the set (see [`Vm::add_program`]) with the given regions,
+    /// registers and maps.
+    pub fn run_program<'m>(
+        &mut self,
+        index: usize,
+        regions: Vec<MemRegion<'m>>,
+        regs: [u64; 10],
+        maps: Option<&'m mut Maps>,
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        if index >= self.progs.len() {
+            return Err(VmError::Setup {
+                message: format!("no program {index}: the VM has {}", self.progs.len()),
+            });
+        }
+        if let Some(maps) = &maps
+            && self.env.cpu as usize >= maps.nr_cpus()
+        {
+            return Err(VmError::Setup {
+                message: format!(
+                    "the environment's CPU {} is not one of the maps' {} CPUs",
+                    self.env.cpu,
+                    maps.nr_cpus()
+                ),
+            });
+        }
         let mut stack = vec![0u8; MAX_CALL_FRAMES * STACK_SIZE];
         let mut mem = Memory::new(regions, &mut stack)?;
+        if let Some(maps) = maps {
+            mem.attach_maps(maps)?;
+        }
         let mut all = [0u64; 11];
         all[..10].copy_from_slice(&regs);
-        execute(&self.prog, &mut mem, &mut self.helpers, all, options)
+        let mut machine = Machine {
+            progs: &self.progs,
+            helpers: &mut self.helpers,
+            env: &mut self.env,
+            budget: options.budget,
+            remaining: options.budget,
+            may_goto_left: options.may_goto_budget,
+            tail_calls: 0,
+        };
+        execute(&mut machine, &mut mem, index, all, options)
     }
 }

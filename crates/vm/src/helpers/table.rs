@@ -1,0 +1,208 @@
+//! The built-in helpers by name: which kernel helper ids the VM implements, and why the others
+//! cannot run. Ids come from `bpfvet_isa::helpers`, so the table reads as helper names.
+
+use std::sync::OnceLock;
+
+use bpfvet_isa::helpers::{HELPER_NAMES, helper_id};
+
+use super::{HelperContext, HelperError, map_ops, misc, printk_helpers, ringbuf};
+
+/// A helper implemented on [`HelperContext`] alone.
+pub(crate) type PlainFn = fn(&mut HelperContext<'_, '_>) -> Result<u64, HelperError>;
+
+/// How the VM serves a helper id.
+#[derive(Clone, Copy)]
+pub(crate) enum Builtin {
+    /// Runs on the helper context.
+    Plain(PlainFn),
+    /// `bpf_tail_call`: the interpreter switches programs.
+    TailCall,
+    /// `bpf_loop`: calls back into the program.
+    Loop,
+    /// `bpf_for_each_map_elem`: calls back into the program.
+    ForEachMapElem,
+    /// A helper the VM cannot provide; the reason completes "it needs ...".
+    Unavailable(&'static str),
+}
+
+/// The helpers the VM implements, by name (without `bpf_`).
+const IMPLEMENTED: &[(&str, Builtin)] = &[
+    ("map_lookup_elem", Builtin::Plain(map_ops::lookup)),
+    ("map_update_elem", Builtin::Plain(map_ops::update)),
+    ("map_delete_elem", Builtin::Plain(map_ops::delete)),
+    ("map_push_elem", Builtin::Plain(map_ops::push)),
+    ("map_pop_elem", Builtin::Plain(map_ops::pop)),
+    ("map_peek_elem", Builtin::Plain(map_ops::peek)),
+    (
+        "map_lookup_percpu_elem",
+        Builtin::Plain(map_ops::lookup_percpu),
+    ),
+    ("tail_call", Builtin::TailCall),
+    ("loop", Builtin::Loop),
+    ("for_each_map_elem", Builtin::ForEachMapElem),
+    ("ktime_get_ns", Builtin::Plain(misc::ktime_get_ns)),
+    ("ktime_get_boot_ns", Builtin::Plain(misc::ktime_get_boot_ns)),
+    (
+        "ktime_get_coarse_ns",
+        Builtin::Plain(misc::ktime_get_coarse_ns),
+    ),
+    ("ktime_get_tai_ns", Builtin::Plain(misc::ktime_get_tai_ns)),
+    ("jiffies64", Builtin::Plain(misc::jiffies64)),
+    ("get_prandom_u32", Builtin::Plain(misc::get_prandom_u32)),
+    (
+        "get_smp_processor_id",
+        Builtin::Plain(misc::get_smp_processor_id),
+    ),
+    ("get_numa_node_id", Builtin::Plain(misc::get_numa_node_id)),
+    (
+        "get_current_pid_tgid",
+        Builtin::Plain(misc::get_current_pid_tgid),
+    ),
+    (
+        "get_current_uid_gid",
+        Builtin::Plain(misc::get_current_uid_gid),
+    ),
+    ("get_current_comm", Builtin::Plain(misc::get_current_comm)),
+    ("get_current_task", Builtin::Plain(misc::get_current_task)),
+    (
+        "get_current_task_btf",
+        Builtin::Plain(misc::get_current_task),
+    ),
+    (
+        "get_current_cgroup_id",
+        Builtin::Plain(misc::get_current_cgroup_id),
+    ),
+    ("trace_printk", Builtin::Plain(printk_helpers::trace_printk)),
+    (
+        "trace_vprintk",
+        Builtin::Plain(printk_helpers::trace_vprintk),
+    ),
+    ("snprintf", Builtin::Plain(printk_helpers::snprintf)),
+    ("probe_read", Builtin::Plain(misc::probe_read)),
+    ("probe_read_kernel", Builtin::Plain(misc::probe_read)),
+    ("probe_read_user", Builtin::Plain(misc::probe_read)),
+    ("probe_read_str", Builtin::Plain(misc::probe_read_str)),
+    (
+        "probe_read_kernel_str",
+        Builtin::Plain(misc::probe_read_str),
+    ),
+    ("probe_read_user_str", Builtin::Plain(misc::probe_read_str)),
+    ("strncmp", Builtin::Plain(misc::strncmp)),
+    ("csum_diff", Builtin::Plain(misc::csum_diff)),
+    ("redirect", Builtin::Plain(misc::redirect)),
+    ("redirect_map", Builtin::Plain(misc::redirect_map)),
+    ("spin_lock", Builtin::Plain(misc::nothing)),
+    ("spin_unlock", Builtin::Plain(misc::nothing)),
+    ("ringbuf_output", Builtin::Plain(ringbuf::output)),
+    ("ringbuf_reserve", Builtin::Plain(ringbuf::reserve)),
+    ("ringbuf_submit", Builtin::Plain(ringbuf::submit)),
+    ("ringbuf_discard", Builtin::Plain(ringbuf::discard)),
+    ("ringbuf_query", Builtin::Plain(ringbuf::query)),
+    (
+        "perf_event_output",
+        Builtin::Plain(ringbuf::perf_event_output),
+    ),
+];
+
+/// Why a helper the VM lacks cannot run, by name prefix (first match wins).
+const MISSING: &[(&str, &str)] = &[
+    (
+        "skb_",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    ("xdp_", "an XDP context, which the VM does not provide yet"),
+    (
+        "l3_csum_replace",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "l4_csum_replace",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "clone_redirect",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "get_cgroup_classid",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "get_route_realm",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "get_hash_recalc",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "set_hash",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "csum_update",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "csum_level",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "get_socket_",
+        "a socket buffer context, which the VM does not provide yet",
+    ),
+    (
+        "ringbuf_reserve_dynptr",
+        "dynptrs, which the VM does not provide yet",
+    ),
+    (
+        "ringbuf_submit_dynptr",
+        "dynptrs, which the VM does not provide yet",
+    ),
+    (
+        "ringbuf_discard_dynptr",
+        "dynptrs, which the VM does not provide yet",
+    ),
+    ("dynptr_", "dynptrs, which the VM does not provide yet"),
+    ("", "the kernel"),
+];
+
+fn table() -> &'static [Option<Builtin>] {
+    static TABLE: OnceLock<Vec<Option<Builtin>>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: Vec<Option<Builtin>> = vec![None; HELPER_NAMES.len() + 1];
+        for (id, name) in HELPER_NAMES.iter().enumerate() {
+            let short = name.strip_prefix("bpf_").unwrap_or(name);
+            let reason = MISSING
+                .iter()
+                .find(|(p, _)| short.starts_with(p))
+                .map_or("the kernel", |m| m.1);
+            t[id + 1] = Some(Builtin::Unavailable(reason));
+        }
+        for &(name, b) in IMPLEMENTED {
+            let id = helper_id(name).expect("implemented helpers have uapi names") as usize;
+            t[id] = Some(b);
+        }
+        t
+    })
+}
+
+/// How the VM serves helper `id`; `None` for ids the kernel does not have.
+pub(crate) fn builtin(id: u64) -> Option<Builtin> {
+    usize::try_from(id)
+        .ok()
+        .and_then(|i| table().get(i).copied().flatten())
+}
+
+/// The names (with `bpf_`) of the helpers the VM implements.
+pub(crate) fn builtin_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = IMPLEMENTED
+        .iter()
+        .map(|(n, _)| {
+            let id = helper_id(n).expect("known") as usize;
+            HELPER_NAMES[id - 1]
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
