@@ -43,6 +43,11 @@ impl Code {
         while pc < raw.len() {
             let r = raw[pc];
             match decode_one(&raw[pc..]) {
+                // The kernel's opcode table has no `callx` (0x8d): refused before analysis.
+                Ok(Insn::Callx { .. }) => slots.push(Slot::Bad(BadInsn {
+                    message: format!("unknown opcode {:02x}", r.code),
+                    early: true,
+                })),
                 Ok(insn) => {
                     let wide = insn.slots() == 2;
                     slots.push(Slot::Insn(insn));

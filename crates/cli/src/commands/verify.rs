@@ -285,7 +285,11 @@ fn kernel_verdict(j: &Job) -> Result<(bool, String), String> {
             chunk[1] = (chunk[1] & 0x0f) | ((if chunk[1] >> 4 == 1 { 5 } else { 6 }) << 4);
         }
     }
-    let license = if j.env.gpl_compatible { "GPL" } else { "Proprietary" };
+    let license = if j.env.gpl_compatible {
+        "GPL"
+    } else {
+        "Proprietary"
+    };
     let o = bpfvet_kernel::load_program(&bpfvet_kernel::ProgLoad {
         prog_type: j.prog_type,
         expected_attach_type: j.env.expected_attach_type,
