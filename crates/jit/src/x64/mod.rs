@@ -1,0 +1,452 @@
+//! The x86-64 backend: BPF registers live in fixed host registers (the kernel's mapping), each
+//! BPF instruction becomes a short sequence emitted through iced-x86's code assembler (labels
+//! and branch sizes are the assembler's business), and rare paths go out of line.
+//!
+//! Register map (as the kernel's x86-64 JIT):
+//!
+//! | BPF | R0  | R1  | R2  | R3  | R4  | R5 | R6  | R7  | R8  | R9  | R10 |
+//! |-----|-----|-----|-----|-----|-----|----|-----|-----|-----|-----|-----|
+//! | x86 | rax | rdi | rsi | rdx | rcx | r8 | rbx | r13 | r14 | r15 | rbp |
+//!
+//! R1–R5 are the System V argument registers, so a helper call needs no shuffling; R6–R9 and
+//! R10 are callee-saved. `r12` holds the run context ([`RunCtx`](crate::runtime::RunCtx));
+//! `r9`, `r10`, `r11` are scratch.
+//!
+//! Code layout: the entry function (saves callee-saved registers, loads R0–R10 from the
+//! context, calls the BPF main function, stores R0), then the code of every BPF instruction in
+//! order (`exit` is `ret`: the entry and bpf-to-bpf calls both use `call`), then the
+//! out-of-line error stubs and, in checked mode, the bounds-check subroutines.
+//!
+//! Stack alignment: inside BPF code `rsp % 16 == 8`, as at a function's first instruction;
+//! helper calls push R1–R5 (40 bytes) and so call with an aligned stack; bpf-to-bpf calls push
+//! R6–R9 and 8 bytes of padding.
+
+mod alu;
+mod ctrl;
+mod mem;
+
+use iced_x86::code_asm::*;
+use iced_x86::{
+    BlockEncoderOptions, Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter,
+};
+
+use crate::backend::{AsmLine, Backend, CodeEnv, CodegenOptions, MachineCode};
+use crate::error::JitError;
+use crate::lower::Lowered;
+use crate::runtime::{REGION_ENTRY_SIZE, kind, off};
+use bpfvet_isa::{Insn, Reg};
+
+/// The x86-64 backend.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct X64;
+
+/// Host register of each BPF register, 64-bit view.
+const R64: [AsmRegister64; 11] = [rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14, r15, rbp];
+/// 32-bit views.
+const R32: [AsmRegister32; 11] = [eax, edi, esi, edx, ecx, r8d, ebx, r13d, r14d, r15d, ebp];
+/// 16-bit views.
+const R16: [AsmRegister16; 11] = [ax, di, si, dx, cx, r8w, bx, r13w, r14w, r15w, bp];
+/// 8-bit views.
+const R8: [AsmRegister8; 11] = [al, dil, sil, dl, cl, r8b, bl, r13b, r14b, r15b, bpl];
+
+/// The context register.
+const CTX: AsmRegister64 = r12;
+
+fn q(r: Reg) -> AsmRegister64 {
+    R64[r.index() as usize]
+}
+fn d(r: Reg) -> AsmRegister32 {
+    R32[r.index() as usize]
+}
+fn w(r: Reg) -> AsmRegister16 {
+    R16[r.index() as usize]
+}
+fn b(r: Reg) -> AsmRegister8 {
+    R8[r.index() as usize]
+}
+
+/// A context field as a qword memory operand.
+fn ctx(offset: i32) -> AsmMemoryOperand {
+    qword_ptr(CTX + offset)
+}
+
+type Res = Result<(), IcedError>;
+
+/// Out-of-line code emitted after the program.
+enum Stub {
+    /// Set `err_kind`/`err_index` and take the error exit.
+    Fail {
+        label: CodeLabel,
+        kind: u64,
+        index: usize,
+    },
+    /// Give back the block's charge, then fail with the budget error.
+    Budget {
+        label: CodeLabel,
+        index: usize,
+        len: u32,
+    },
+    /// A misaligned atomic: the virtual address is in r11.
+    Misaligned { label: CodeLabel, index: usize },
+}
+
+/// Code generation state for one program.
+pub(crate) struct Gen<'p> {
+    a: CodeAssembler,
+    prog: &'p Lowered,
+    opts: CodegenOptions,
+    env: CodeEnv,
+    /// One label per instruction, plus one for the end of the program.
+    labels: Vec<CodeLabel>,
+    /// The error exit: restores the entry stack pointer and returns 1.
+    err_exit: CodeLabel,
+    stubs: Vec<Stub>,
+    /// Checked mode: bounds-check subroutines by (log2 of size, write).
+    checkers: [[Option<CodeLabel>; 2]; 4],
+    /// Checked mode: the label after each bounds-check call, with its instruction.
+    check_sites: Vec<(CodeLabel, usize)>,
+}
+
+impl<'p> Gen<'p> {
+    fn new(prog: &'p Lowered, opts: CodegenOptions, env: CodeEnv) -> Result<Gen<'p>, IcedError> {
+        let mut a = CodeAssembler::new(64)?;
+        let labels = (0..=prog.len()).map(|_| a.create_label()).collect();
+        let err_exit = a.create_label();
+        Ok(Gen {
+            a,
+            prog,
+            opts,
+            env,
+            labels,
+            err_exit,
+            stubs: Vec::new(),
+            checkers: [[None; 2]; 4],
+            check_sites: Vec::new(),
+        })
+    }
+
+    /// Binds `label` here (a zero-byte instruction carries it, so labels never collide).
+    fn bind(&mut self, label: &mut CodeLabel) -> Res {
+        self.a.set_label(label)?;
+        self.a.zero_bytes()
+    }
+
+    /// A label for an out-of-line failure of instruction `index`.
+    fn fail_stub(&mut self, kind: u64, index: usize) -> CodeLabel {
+        let label = self.a.create_label();
+        self.stubs.push(Stub::Fail { label, kind, index });
+        label
+    }
+
+    /// `dst = value`, in the shortest form. Clobbers flags when `value` is 0.
+    fn mov_imm(&mut self, dst: AsmRegister64, value: u64) -> Res {
+        let d32 = R32[R64.iter().position(|&r| r == dst).unwrap_or(0)];
+        if value == 0 && R64.contains(&dst) {
+            self.a.xor(d32, d32)
+        } else if let Ok(v) = u32::try_from(value)
+            && R64.contains(&dst)
+        {
+            self.a.mov(d32, v)
+        } else if let Ok(v) = i32::try_from(value as i64) {
+            let reg: iced_x86::Register = dst.into();
+            self.a
+                .add_instruction(Instruction::with2(iced_x86::Code::Mov_rm64_imm32, reg, v)?)
+        } else {
+            self.a.mov(dst, value)
+        }
+    }
+
+    fn entry(&mut self, main: CodeLabel) -> Res {
+        let a = &mut self.a;
+        for r in [rbp, rbx, r12, r13, r14, r15] {
+            a.push(r)?;
+        }
+        a.mov(CTX, rdi)?;
+        a.mov(ctx(off::ENTRY_RSP), rsp)?;
+        for (i, r) in R64.iter().enumerate() {
+            a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
+        }
+        a.sub(rsp, 8)?;
+        a.call(main)?;
+        a.add(rsp, 8)?;
+        a.mov(ctx(off::REGS), rax)?;
+        a.xor(eax, eax)?;
+        let mut pops = a.create_label();
+        a.set_label(&mut pops)?;
+        for r in [r15, r14, r13, r12, rbx, rbp] {
+            a.pop(r)?;
+        }
+        a.ret()?;
+        let mut err_exit = self.err_exit;
+        self.a.set_label(&mut err_exit)?;
+        self.err_exit = err_exit;
+        self.a.mov(rsp, ctx(off::ENTRY_RSP))?;
+        self.a.mov(eax, 1u32)?;
+        self.a.jmp(pops)
+    }
+
+    /// Checked mode: charges the block starting at `index` to the budget.
+    fn charge(&mut self, index: usize, len: u32) -> Res {
+        let label = self.a.create_label();
+        self.stubs.push(Stub::Budget { label, index, len });
+        self.a.sub(ctx(off::REMAINING), len as i32)?;
+        self.a.jb(label)
+    }
+
+    fn body(&mut self) -> Res {
+        let n = self.prog.len();
+        for i in 0..=n {
+            let mut label = self.labels[i];
+            self.bind(&mut label)?;
+            self.labels[i] = label;
+            if self.opts.checked
+                && let Some(len) = self.prog.block_len[i]
+            {
+                self.charge(i, len)?;
+            }
+            if i == n {
+                let stub = self.fail_stub(kind::INSN, n);
+                self.a.jmp(stub)?;
+            } else {
+                let insn = self.prog.insns[i];
+                self.insn(i, &insn)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insn(&mut self, i: usize, insn: &Insn) -> Res {
+        match *insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(width, op, dst, src),
+            Insn::Neg { width, dst } => self.neg(width, dst),
+            Insn::MovSx {
+                width,
+                bits,
+                dst,
+                src,
+            } => self.movsx(width, bits, dst, src),
+            Insn::Endian { op, bits, dst } => self.endian(op, bits, dst),
+            Insn::LdImm64 {
+                dst,
+                kind: bpfvet_isa::Imm64Kind::Imm,
+                imm,
+                next_imm,
+            } => self.mov_imm(q(dst), Insn::imm64(imm, next_imm)),
+            Insn::Load {
+                size,
+                sign,
+                dst,
+                src,
+                off,
+            } => self.load(i, size, sign, dst, src, off),
+            Insn::Store {
+                size,
+                dst,
+                off,
+                imm,
+            } => self.store_imm(i, size, dst, off, imm),
+            Insn::StoreReg {
+                size,
+                dst,
+                src,
+                off,
+            } => self.store_reg(i, size, dst, src, off),
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => self.atomic(i, size, op, dst, src, off),
+            Insn::Ja { .. } | Insn::Gotol { .. } => self.jump(i),
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => self.cond_jump(i, width, cond, dst, src),
+            Insn::MayGoto { .. } => self.may_goto(i),
+            Insn::Call(bpfvet_isa::CallKind::Helper(id)) => self.call_helper(i, id as u32),
+            Insn::Call(bpfvet_isa::CallKind::Local(_)) => self.call_local(i),
+            Insn::Callx { reg } => self.callx(i, reg),
+            Insn::Exit => self.a.ret(),
+            Insn::LdImm64 { .. }
+            | Insn::Call(bpfvet_isa::CallKind::Kfunc { .. })
+            | Insn::LdAbs { .. }
+            | Insn::LdInd { .. }
+            | Insn::AddrSpaceCast { .. } => {
+                let stub = self.fail_stub(kind::INSN, i);
+                self.a.jmp(stub)
+            }
+        }
+    }
+
+    fn stubs(&mut self) -> Res {
+        let stubs = std::mem::take(&mut self.stubs);
+        for stub in stubs {
+            match stub {
+                Stub::Fail {
+                    mut label,
+                    kind,
+                    index,
+                } => {
+                    self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_KIND), kind as i32)?;
+                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                }
+                Stub::Budget {
+                    mut label,
+                    index,
+                    len,
+                } => {
+                    self.bind(&mut label)?;
+                    self.a.add(ctx(off::REMAINING), len as i32)?;
+                    self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
+                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                }
+                Stub::Misaligned { mut label, index } => {
+                    self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_ADDR), r11)?;
+                    self.a.mov(ctx(off::ERR_KIND), kind::MISALIGNED as i32)?;
+                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                }
+            }
+            self.a.jmp(self.err_exit)?;
+        }
+        Ok(())
+    }
+
+    /// Checked mode: the subroutine that checks an access of `size` bytes at the virtual
+    /// address in r11 against the live regions and turns r11 into the host address, or takes
+    /// the error exit. Clobbers r9, r10 and flags.
+    fn checker(&mut self, size: u32, write: bool, mut label: CodeLabel) -> Res {
+        let e = REGION_ENTRY_SIZE;
+        // Entry fields: vlo, len, writable, delta.
+        let fits = |g: &mut Gen, miss: CodeLabel| -> Res {
+            g.a.mov(r10, r11)?;
+            g.a.sub(r10, qword_ptr(r9))?;
+            g.a.cmp(r10, qword_ptr(r9 + 8))?;
+            g.a.ja(miss)?;
+            g.a.add(r10, size as i32)?;
+            g.a.cmp(r10, qword_ptr(r9 + 8))?;
+            g.a.ja(miss)?;
+            if write {
+                g.a.cmp(qword_ptr(r9 + 16), 0)?;
+                g.a.je(miss)?;
+            }
+            Ok(())
+        };
+        let mut scan = self.a.create_label();
+        let mut scan_loop = self.a.create_label();
+        let mut fail = self.a.create_label();
+        self.bind(&mut label)?;
+        // The region that served the last access first.
+        self.a.mov(r9, ctx(off::CACHE))?;
+        fits(self, scan)?;
+        self.a.add(r11, qword_ptr(r9 + 24))?;
+        self.a.ret()?;
+        // Then every live region, the innermost stack frame first.
+        self.bind(&mut scan)?;
+        self.a.mov(r9, ctx(off::LIVE_END))?;
+        self.bind(&mut scan_loop)?;
+        self.a.sub(r9, e)?;
+        self.a.cmp(r9, ctx(off::REGIONS))?;
+        self.a.jb(fail)?;
+        fits(self, scan_loop)?;
+        self.a.mov(ctx(off::CACHE), r9)?;
+        self.a.add(r11, qword_ptr(r9 + 24))?;
+        self.a.ret()?;
+        self.bind(&mut fail)?;
+        self.a.mov(ctx(off::ERR_ADDR), r11)?;
+        self.a.pop(r10)?;
+        self.a.mov(ctx(off::ERR_RET), r10)?;
+        self.a.mov(ctx(off::ERR_KIND), kind::MEMORY as i32)?;
+        self.a.jmp(self.err_exit)
+    }
+
+    fn checkers(&mut self) -> Res {
+        for (log, row) in self.checkers.into_iter().enumerate() {
+            for (write, label) in row.into_iter().enumerate() {
+                if let Some(label) = label {
+                    self.checker(1 << log, write == 1, label)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<MachineCode, IcedError> {
+        let mut entry = self.a.create_label();
+        let main = self.labels[0];
+        self.bind(&mut entry)?;
+        self.entry(main)?;
+        self.body()?;
+        let mut ool = self.a.create_label();
+        self.bind(&mut ool)?;
+        self.stubs()?;
+        self.checkers()?;
+        let result = self
+            .a
+            .assemble_options(0, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+        let at = |l: &CodeLabel| result.label_ip(l).map(|ip| ip as usize);
+        let insn_offsets = self.labels.iter().map(at).collect::<Result<Vec<_>, _>>()?;
+        let mut check_sites = self
+            .check_sites
+            .iter()
+            .map(|(l, i)| at(l).map(|o| (o, *i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_sites.sort_unstable();
+        Ok(MachineCode {
+            entry: at(&entry)?,
+            out_of_line: at(&ool)?,
+            insn_offsets,
+            check_sites,
+            bytes: result.inner.code_buffer,
+        })
+    }
+}
+
+impl Backend for X64 {
+    const NAME: &'static str = "x86-64";
+
+    fn compile(
+        prog: &Lowered,
+        opts: &CodegenOptions,
+        env: &CodeEnv,
+    ) -> Result<MachineCode, JitError> {
+        let codegen = |e: IcedError| JitError::Codegen(e.to_string());
+        Gen::new(prog, *opts, *env)
+            .map_err(codegen)?
+            .finish()
+            .map_err(codegen)
+    }
+
+    fn disassemble(code: &[u8], ip: u64) -> Vec<AsmLine> {
+        let mut decoder = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
+        let mut formatter = IntelFormatter::new();
+        formatter.options_mut().set_first_operand_char_index(8);
+        formatter
+            .options_mut()
+            .set_space_after_operand_separator(true);
+        let mut out = Vec::new();
+        let mut insn = Instruction::default();
+        while decoder.can_decode() {
+            decoder.decode_out(&mut insn);
+            let mut text = String::new();
+            formatter.format(&insn, &mut text);
+            let start = (insn.ip() - ip) as usize;
+            out.push(AsmLine {
+                offset: start,
+                bytes: code[start..start + insn.len()].to_vec(),
+                text,
+            });
+        }
+        out
+    }
+}
