@@ -28,10 +28,16 @@ pub struct Lowered {
     /// Index `insns.len()` stands for "control ran off the end", which counts as an
     /// instruction in the interpreter's budget and so belongs to the last block.
     pub block_len: Vec<Option<u32>>,
+    /// Whether each instruction is the target of a jump or call (index `len` never is).
+    pub targeted: Vec<bool>,
     /// Static helper ids the program calls, in slot order.
     pub helper_ids: Vec<u32>,
     /// Slot of each static helper id.
     pub helper_slot: BTreeMap<u32, usize>,
+    /// Registers the program may read or write (R0 always; R1–R5 when it calls helpers, which
+    /// read them; R10 when it makes bpf-to-bpf calls, which move it). Code for the others need
+    /// not set them up.
+    pub used: [bool; 11],
 }
 
 impl Lowered {
@@ -78,6 +84,57 @@ fn ends_block(insn: &Insn) -> bool {
     )
 }
 
+/// The registers `insns` mention, see [`Lowered::used`].
+fn used_registers(insns: &[Insn]) -> [bool; 11] {
+    use bpfvet_isa::Src;
+    let mut used = [false; 11];
+    used[0] = true;
+    let mut mark = |r: bpfvet_isa::Reg| used[r.index() as usize] = true;
+    let mut helpers = false;
+    let mut calls = false;
+    for insn in insns {
+        match *insn {
+            Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => {
+                mark(dst);
+                if let Src::Reg(s) = src {
+                    mark(s);
+                }
+            }
+            Insn::Neg { dst, .. } | Insn::Endian { dst, .. } | Insn::LdImm64 { dst, .. } => {
+                mark(dst)
+            }
+            Insn::Store { dst, .. } => mark(dst),
+            Insn::MovSx { dst, src, .. }
+            | Insn::AddrSpaceCast { dst, src, .. }
+            | Insn::Load { dst, src, .. }
+            | Insn::StoreReg { dst, src, .. }
+            | Insn::Atomic { dst, src, .. } => {
+                mark(dst);
+                mark(src);
+            }
+            Insn::LdInd { src, .. } => mark(src),
+            Insn::Callx { reg } => {
+                mark(reg);
+                helpers = true;
+            }
+            Insn::Call(CallKind::Local(_)) => calls = true,
+            Insn::Call(_) => helpers = true,
+            Insn::Ja { .. }
+            | Insn::Gotol { .. }
+            | Insn::MayGoto { .. }
+            | Insn::Exit
+            | Insn::LdAbs { .. } => {}
+        }
+    }
+    if helpers {
+        used[1..=5].fill(true);
+    }
+    if calls {
+        used[10] = true;
+    }
+    used
+}
+
 /// Validates `prog` as the interpreter does and analyses it.
 pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
     Vm::new(prog)?;
@@ -89,6 +146,7 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
     let mut targets = Vec::with_capacity(n);
     let mut leader = vec![false; n + 1];
     leader[0] = true;
+    let mut targeted = vec![false; n + 1];
     let mut helper_slot = BTreeMap::new();
     let mut helper_ids = Vec::new();
     for (i, insn) in insns.iter().enumerate() {
@@ -103,6 +161,7 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
         };
         if let Some(t) = target {
             leader[t] = true;
+            targeted[t] = true;
         }
         if ends_block(insn) || may_fault(insn) {
             leader[i + 1] = true;
@@ -124,7 +183,10 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
             start = i;
         }
     }
+    let used = used_registers(&insns);
     Ok(Lowered {
+        used,
+        targeted,
         insns,
         pcs,
         targets,

@@ -46,6 +46,8 @@ pub struct JitProgram {
     stack: Box<[u64; STACK_AREA / 8]>,
     checked: bool,
     options: RunOptions,
+    /// The run context, kept between runs so a run only sets what changes.
+    ctx: Box<RunCtx>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -110,6 +112,7 @@ impl JitProgram {
             stack: Box::new([0; STACK_AREA / 8]),
             checked,
             options: RunOptions::default(),
+            ctx: Box::new(RunCtx::new([0; 11], std::ptr::null_mut())),
         })
     }
 
@@ -228,15 +231,17 @@ impl JitProgram {
         let fixed = regions.len();
         let base = table.as_mut_ptr() as u64;
         all[10] = stack_base(0) + STACK_SIZE as u64;
-        let mut ctx = RunCtx::new(all, &mut self.helpers);
+        let entry = self.entry_addr();
+        let ctx = &mut *self.ctx;
+        ctx.regs = all;
+        ctx.helpers = &mut self.helpers;
         ctx.fp_limit = stack_base(MAX_CALL_FRAMES - 1) + STACK_SIZE as u64;
         ctx.remaining = options.budget;
         ctx.may_goto_left = options.may_goto_budget;
         ctx.regions = base;
         ctx.cache = base;
         ctx.live_end = base + (fixed as u64 + 1) * REGION_ENTRY_SIZE as u64;
-        let entry = self.entry_addr();
-        let status = Self::enter(entry, &mut ctx);
+        let status = Self::enter(entry, ctx);
         if status == 0 {
             return Ok(RunResult {
                 r0: ctx.regs[0],
@@ -246,27 +251,29 @@ impl JitProgram {
         let frames = ((ctx.live_end - base) / REGION_ENTRY_SIZE as u64) as usize - fixed;
         let mut live: Vec<_> = regions.iter().map(regions::info).collect();
         live.extend((0..frames).map(regions::stack_info));
-        Err(self.error(&mut ctx, options, &live))
+        Err(self.error(options, &live))
     }
 
     fn run_unchecked(
         &mut self,
-        mut regs: [u64; 11],
+        regs: [u64; 11],
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
+        let entry = self.entry_addr();
         let stack = self.stack.as_mut_ptr() as u64;
-        regs[10] = stack + STACK_SIZE as u64;
-        let mut ctx = RunCtx::new(regs, &mut self.helpers);
+        let ctx = &mut *self.ctx;
+        ctx.regs = regs;
+        ctx.regs[10] = stack + STACK_SIZE as u64;
         ctx.fp_limit = stack + STACK_AREA as u64;
         ctx.may_goto_left = options.may_goto_budget;
-        let entry = self.entry_addr();
-        if Self::enter(entry, &mut ctx) == 0 {
+        ctx.helpers = &mut self.helpers;
+        if Self::enter(entry, ctx) == 0 {
             return Ok(RunResult {
                 r0: ctx.regs[0],
                 executed: 0,
             });
         }
-        Err(self.error(&mut ctx, options, &[]))
+        Err(self.error(options, &[]))
     }
 
     fn entry_addr(&self) -> u64 {
@@ -296,14 +303,26 @@ impl JitProgram {
         unreachable!("a JitProgram cannot be built on this host")
     }
 
-    /// The error of a run that left through the error exit.
-    fn error(&self, ctx: &mut RunCtx, options: &RunOptions, live: &[RegionInfo]) -> VmError {
+    /// The error of a run that left through the error exit; resets the context's error
+    /// fields for the next run.
+    fn error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
+        let e = self.describe_error(options, live);
+        let ctx = &mut *self.ctx;
+        ctx.err_kind = 0;
+        ctx.helper_failed = 0;
+        ctx.helper_error = None;
+        e
+    }
+
+    fn describe_error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
+        let code_addr = self.code_addr();
+        let ctx = &mut *self.ctx;
         let l = &self.lowered;
         let index = ctx.err_index as usize;
         let pc = |i: usize| l.pcs[i.min(l.len())];
         match ctx.err_kind {
             kind::MEMORY => {
-                let ret = ctx.err_ret.wrapping_sub(self.code_addr()) as usize;
+                let ret = ctx.err_ret.wrapping_sub(code_addr) as usize;
                 let i = self.machine.check_site(ret).unwrap_or(0);
                 let (size, access) = access_of(&l.insns[i]);
                 regions::fault(live, pc(i), ctx.err_addr, size, access)

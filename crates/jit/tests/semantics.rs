@@ -303,3 +303,102 @@ fn taken(c: &str, w32: bool, a: u64, b: u64) -> bool {
         _ => a & b != 0,
     }
 }
+
+#[test]
+fn multiplication_by_constants() {
+    for k in [0i32, 1, -1, 2, 3, 5, 8, 9, 7, 1 << 30, i32::MIN, -3] {
+        let want64 = BIG.wrapping_mul(k as i64 as u64);
+        let want32 = (BIG as u32).wrapping_mul(k as u32) as u64;
+        let t64 = format!("lddw %r6, {BIG:#x}\nmul %r6, {k}\nmov %r0, %r6\nexit");
+        let t32 = format!("lddw %r6, {BIG:#x}\nmul32 %r6, {k}\nmov %r0, %r6\nexit");
+        assert_eq!(agree(&t64, &[]), want64, "mul {k}");
+        assert_eq!(agree(&t32, &[]), want32, "mul32 {k}");
+    }
+}
+
+#[test]
+fn rotate_idioms_keep_both_registers_exact() {
+    for (w, bits) in [("", 64u32), ("32", 32)] {
+        for k in [1u32, 7, bits - 1] {
+            for order in [0, 1] {
+                let (s1, s2) = (
+                    format!("lsh{w} %r0, {k}"),
+                    format!("rsh{w} %r5, {}", bits - k),
+                );
+                let (s1, s2) = if order == 0 { (s1, s2) } else { (s2, s1) };
+                // R5 (the bits shifted out) and R0 (rotated) both feed the result.
+                let text = format!(
+                    "lddw %r0, {BIG:#x}\nmov{w} %r5, %r0\n{s1}\n{s2}\nor{w} %r0, %r5\n\
+                     lsh %r5, 40\nxor %r0, %r5\nexit"
+                );
+                let x = if bits == 32 { BIG & 0xffff_ffff } else { BIG };
+                let (rot, out) = if bits == 32 {
+                    ((x as u32).rotate_left(k) as u64, x >> (32 - k))
+                } else {
+                    (x.rotate_left(k), x >> (64 - k))
+                };
+                assert_eq!(agree(&text, &[]), rot ^ (out << 40), "{text}");
+            }
+        }
+    }
+    // A jump into the middle of the idiom must still see the plain instructions.
+    let text = "lddw %r0, 0x8000000000000001\nmov %r5, %r0\njeq %r0, 0, +0\nlsh %r0, 1\nrsh %r5, 63\nor %r0, %r5\nexit";
+    assert_eq!(agree(text, &[]), 3);
+}
+
+#[test]
+fn fused_range_checks_and_set_tests() {
+    let values = [
+        0u64,
+        0x2f,
+        0x30,
+        0x35,
+        0x39,
+        0x3a,
+        0x7f,
+        0x8000_0000,
+        0xffff_ffff,
+        0x1_0000_0030,
+        u64::MAX,
+        i64::MIN as u64,
+    ];
+    let ranges = [
+        (0x30i32, 0x39i32),
+        (0, 0),
+        (-5, 5),
+        (i32::MIN, -1),
+        (5, 3),
+        (0, i32::MAX),
+        (i32::MIN, i32::MAX),
+    ];
+    for &v in &values {
+        for &(lo, hi) in &ranges {
+            for w in ["", "32"] {
+                for (c1, k1, c2, k2) in [("jlt", lo, "jgt", hi), ("jgt", hi, "jlt", lo)] {
+                    let text = format!(
+                        "lddw %r4, {v:#x}\nmov %r0, 1\n{c1}{w} %r4, {k1}, out\n{c2}{w} %r4, {k2}, out\nmov %r0, 2\nout:\nexit"
+                    );
+                    let (x, a, b) = if w == "32" {
+                        (v as u32 as u64, lo as u32 as u64, hi as u32 as u64)
+                    } else {
+                        (v, lo as i64 as u64, hi as i64 as u64)
+                    };
+                    let out = if c1 == "jlt" {
+                        x < a || x > b
+                    } else {
+                        x > b || x < a
+                    };
+                    assert_eq!(agree(&text, &[]), if out { 1 } else { 2 }, "{text}");
+                }
+            }
+        }
+        for w in ["", "32"] {
+            let text = format!(
+                "lddw %r4, {v:#x}\nmov %r0, 1\njeq{w} %r4, 0x20, out\njeq{w} %r4, 0x0a, out\njeq{w} %r4, 0x39, out\njeq{w} %r4, 0, out\nmov %r0, 2\nout:\nexit"
+            );
+            let x = if w == "32" { v as u32 as u64 } else { v };
+            let hit = [0x20, 0x0a, 0x39, 0].contains(&x);
+            assert_eq!(agree(&text, &[]), if hit { 1 } else { 2 }, "{text}");
+        }
+    }
+}

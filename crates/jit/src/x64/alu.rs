@@ -30,9 +30,8 @@ impl Gen<'_> {
             AluOp::Xor => self.simple(Simple::Xor, w64, dst, src),
             AluOp::Mul => match (w64, src) {
                 (true, Src::Reg(s)) => self.a.imul_2(q(dst), q(s)),
-                (true, Src::Imm(k)) => self.a.imul_3(q(dst), q(dst), k),
                 (false, Src::Reg(s)) => self.a.imul_2(d(dst), d(s)),
-                (false, Src::Imm(k)) => self.a.imul_3(d(dst), d(dst), k),
+                (_, Src::Imm(k)) => self.mul_imm(w64, dst, k),
             },
             AluOp::Mov => match (w64, src) {
                 (true, Src::Reg(s)) if s == dst => Ok(()),
@@ -44,6 +43,81 @@ impl Gen<'_> {
             },
             AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => self.shift(op, w64, dst, src),
             AluOp::Div | AluOp::Mod | AluOp::Sdiv | AluOp::Smod => self.divide(op, w64, dst, src),
+        }
+    }
+
+    /// Multiplication by a constant, strength-reduced where a shorter-latency form exists.
+    fn mul_imm(&mut self, w64: bool, dst: Reg, k: i32) -> Res {
+        let (x, x32) = (q(dst), d(dst));
+        match k {
+            0 => self.a.xor(x32, x32),
+            1 if w64 => Ok(()),
+            1 => self.a.mov(x32, x32),
+            -1 if w64 => self.a.neg(x),
+            -1 => self.a.neg(x32),
+            3 | 5 | 9 if w64 => self.a.lea(x, ptr(x + x * (k as u32 - 1))),
+            3 | 5 | 9 => self.a.lea(x32, ptr(x + x * (k as u32 - 1))),
+            k if k > 0 && (k as u32).is_power_of_two() => {
+                let n = k.trailing_zeros();
+                if w64 {
+                    self.a.shl(x, n)
+                } else {
+                    self.a.shl(x32, n)
+                }
+            }
+            k if w64 => self.a.imul_3(x, x, k),
+            k => self.a.imul_3(x32, x32, k),
+        }
+    }
+
+    /// A rotate written as `t = x; x <<= k; t >>= bits - k; x |= t` (the two shifts in either
+    /// order) starting at instruction `i`, inside one block. Returns `(t, x, k, 64-bit)`.
+    pub(super) fn rotate_at(&self, i: usize) -> Option<(Reg, Reg, u32, bool)> {
+        use bpfvet_isa::Insn;
+        let insns = self.prog.insns.get(i..i + 4)?;
+        if (i + 1..i + 4).any(|j| self.joins(j)) {
+            return None;
+        }
+        let Insn::Alu {
+            width,
+            op: AluOp::Mov,
+            dst: t,
+            src: Src::Reg(x),
+        } = insns[0]
+        else {
+            return None;
+        };
+        let bits = if width == Width::W64 { 64 } else { 32 };
+        let shift = |insn: Insn| match insn {
+            Insn::Alu {
+                width: w,
+                op,
+                dst,
+                src: Src::Imm(k),
+            } if w == width => Some((op, dst, k)),
+            _ => None,
+        };
+        let (a, b) = (shift(insns[1])?, shift(insns[2])?);
+        let ((_, ld, k), (_, rd, rk)) = match (a.0, b.0) {
+            (AluOp::Lsh, AluOp::Rsh) => (a, b),
+            (AluOp::Rsh, AluOp::Lsh) => (b, a),
+            _ => return None,
+        };
+        let or_ok = matches!(insns[3], Insn::Alu { width: w, op: AluOp::Or, dst, src: Src::Reg(s) } if w == width && dst == x && s == t);
+        let ok = t != x && ld == x && rd == t && k > 0 && k < bits && rk == bits - k && or_ok;
+        ok.then_some((t, x, k as u32, width == Width::W64))
+    }
+
+    /// Emits the rotate [`Gen::rotate_at`] found: `t` gets the bits shifted out, `x` rotates.
+    pub(super) fn rotate(&mut self, (t, x, k, w64): (Reg, Reg, u32, bool)) -> Res {
+        if w64 {
+            self.a.mov(q(t), q(x))?;
+            self.a.shr(q(t), 64 - k)?;
+            self.a.rol(q(x), k)
+        } else {
+            self.a.mov(d(t), d(x))?;
+            self.a.shr(d(t), 32 - k)?;
+            self.a.rol(d(x), k)
         }
     }
 

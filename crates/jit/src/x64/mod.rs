@@ -125,6 +125,16 @@ impl<'p> Gen<'p> {
         })
     }
 
+    /// Whether control can arrive at instruction `j` other than from `j - 1` (or, in checked
+    /// mode, a block starts there): idioms spanning several instructions must not cross it.
+    fn joins(&self, j: usize) -> bool {
+        if self.opts.checked {
+            self.prog.block_len[j].is_some()
+        } else {
+            self.prog.targeted[j]
+        }
+    }
+
     /// Binds `label` here (a zero-byte instruction carries it, so labels never collide).
     fn bind(&mut self, label: &mut CodeLabel) -> Res {
         self.a.set_label(label)?;
@@ -156,25 +166,43 @@ impl<'p> Gen<'p> {
         }
     }
 
+    /// The entry function: saves the callee-saved registers the program uses (and r12),
+    /// loads the registers it uses from the context, calls the BPF main function, stores R0.
     fn entry(&mut self, main: CodeLabel) -> Res {
+        let used = self.prog.used;
+        // (host register, BPF register whose home it is), callee-saved ones only.
+        let saved: Vec<AsmRegister64> = [(rbp, 10), (rbx, 6), (r13, 7), (r14, 8), (r15, 9)]
+            .into_iter()
+            .filter(|&(_, b)| used[b])
+            .map(|(r, _)| r)
+            .chain([r12])
+            .collect();
         let a = &mut self.a;
-        for r in [rbp, rbx, r12, r13, r14, r15] {
-            a.push(r)?;
+        for r in &saved {
+            a.push(*r)?;
         }
         a.mov(CTX, rdi)?;
         a.mov(ctx(off::ENTRY_RSP), rsp)?;
         for (i, r) in R64.iter().enumerate() {
-            a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
+            if used[i] {
+                a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
+            }
         }
-        a.sub(rsp, 8)?;
+        // BPF code runs with rsp % 16 == 8, as at the start of a function.
+        let pad = saved.len().is_multiple_of(2);
+        if pad {
+            a.sub(rsp, 8)?;
+        }
         a.call(main)?;
-        a.add(rsp, 8)?;
+        if pad {
+            a.add(rsp, 8)?;
+        }
         a.mov(ctx(off::REGS), rax)?;
         a.xor(eax, eax)?;
         let mut pops = a.create_label();
         a.set_label(&mut pops)?;
-        for r in [r15, r14, r13, r12, rbx, rbp] {
-            a.pop(r)?;
+        for r in saved.iter().rev() {
+            a.pop(*r)?;
         }
         a.ret()?;
         let mut err_exit = self.err_exit;
@@ -195,6 +223,8 @@ impl<'p> Gen<'p> {
 
     fn body(&mut self) -> Res {
         let n = self.prog.len();
+        // Instructions already emitted as part of a group (a recognised idiom).
+        let mut covered = 0;
         for i in 0..=n {
             let mut label = self.labels[i];
             self.bind(&mut label)?;
@@ -204,9 +234,17 @@ impl<'p> Gen<'p> {
             {
                 self.charge(i, len)?;
             }
+            if i < covered {
+                continue;
+            }
             if i == n {
                 let stub = self.fail_stub(kind::INSN, n);
                 self.a.jmp(stub)?;
+            } else if let Some(rot) = self.rotate_at(i) {
+                self.rotate(rot)?;
+                covered = i + 4;
+            } else if let Some(n) = self.fused_branch(i)? {
+                covered = i + n;
             } else {
                 let insn = self.prog.insns[i];
                 self.insn(i, &insn)?;
