@@ -383,11 +383,8 @@ fn fused_range_checks_and_set_tests() {
                     } else {
                         (v, lo as i64 as u64, hi as i64 as u64)
                     };
-                    let out = if c1 == "jlt" {
-                        x < a || x > b
-                    } else {
-                        x > b || x < a
-                    };
+                    // Either order jumps out when x is outside [a, b].
+                    let out = x < a || x > b;
                     assert_eq!(agree(&text, &[]), if out { 1 } else { 2 }, "{text}");
                 }
             }
