@@ -47,6 +47,7 @@ mod backend;
 mod dump;
 mod engine;
 mod error;
+mod liveness;
 mod lower;
 mod program;
 mod regions;

@@ -38,6 +38,8 @@ pub struct Lowered {
     /// read them; R10 when it makes bpf-to-bpf calls, which move it). Code for the others need
     /// not set them up.
     pub used: [bool; 11],
+    /// Registers live after each instruction (see `liveness.rs`).
+    pub live_out: Vec<crate::liveness::RegSet>,
 }
 
 impl Lowered {
@@ -184,8 +186,10 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
         }
     }
     let used = used_registers(&insns);
+    let live_out = crate::liveness::live_out(&insns, &targets);
     Ok(Lowered {
         used,
+        live_out,
         targeted,
         insns,
         pcs,

@@ -48,6 +48,8 @@ pub struct JitProgram {
     options: RunOptions,
     /// The run context, kept between runs so a run only sets what changes.
     ctx: Box<RunCtx>,
+    /// Address of the entry function.
+    entry: u64,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -106,13 +108,14 @@ impl JitProgram {
         let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
         Ok(JitProgram {
             lowered,
-            machine,
-            code,
             helpers,
             stack: Box::new([0; STACK_AREA / 8]),
             checked,
             options: RunOptions::default(),
             ctx: Box::new(RunCtx::new([0; 11], std::ptr::null_mut())),
+            entry: code.addr() + machine.entry as u64,
+            machine,
+            code,
         })
     }
 
@@ -180,12 +183,14 @@ impl JitProgram {
     }
 
     /// Runs the program on `mem` (R1 = its address, R2 = its length) and returns R0.
+    #[inline]
     pub fn run(&mut self, mem: &mut [u8]) -> Result<u64, VmError> {
         let options = self.options;
         self.run_with_options(mem, &options)
     }
 
     /// [`JitProgram::run`] with explicit options.
+    #[inline]
     pub fn run_with_options(
         &mut self,
         mem: &mut [u8],
@@ -254,6 +259,7 @@ impl JitProgram {
         Err(self.error(options, &live))
     }
 
+    #[inline]
     fn run_unchecked(
         &mut self,
         regs: [u64; 11],
@@ -273,15 +279,23 @@ impl JitProgram {
                 executed: 0,
             });
         }
-        Err(self.error(options, &[]))
+        Err(self.error_cold(options))
     }
 
+    #[cold]
+    #[inline(never)]
+    fn error_cold(&mut self, options: &RunOptions) -> VmError {
+        self.error(options, &[])
+    }
+
+    #[inline]
     fn entry_addr(&self) -> u64 {
-        self.code_addr() + self.machine.entry as u64
+        self.entry
     }
 
     /// Runs the generated code at `entry` on `ctx`; 0 for a normal exit.
     #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
     fn enter(entry: u64, ctx: &mut RunCtx) -> u64 {
         // SAFETY: `entry` is the entry function the backend generated for this program, in a
         // live read+execute mapping owned by the program, with the signature the backend contract

@@ -8,7 +8,8 @@
 //! 31, 32, 63, 64), negation, sign-extending moves, byte swaps, LD_IMM64, loads of every
 //! width and signedness, stores and every atomic into a 64-byte input buffer and the stack,
 //! and calls to a registered helper. R9 holds the buffer and R10 the frame pointer; neither
-//! is ever written, so no address reaches R0 (in unchecked mode addresses differ).
+//! is ever written, so no address reaches R0 (in unchecked mode addresses differ). At the end
+//! every data register and the stack are folded into R0.
 //!
 //! `cargo test` runs 256 cases; set `BPFVET_JIT_CASES` for a longer run (the fuzzing mode).
 

@@ -108,8 +108,16 @@ impl Gen<'_> {
         ok.then_some((t, x, k as u32, width == Width::W64))
     }
 
-    /// Emits the rotate [`Gen::rotate_at`] found: `t` gets the bits shifted out, `x` rotates.
-    pub(super) fn rotate(&mut self, (t, x, k, w64): (Reg, Reg, u32, bool)) -> Res {
+    /// Emits the rotate [`Gen::rotate_at`] found: `t` gets the bits shifted out (unless it
+    /// is dead afterwards), `x` rotates.
+    pub(super) fn rotate(&mut self, (t, x, k, w64): (Reg, Reg, u32, bool), t_dead: bool) -> Res {
+        if t_dead {
+            return if w64 {
+                self.a.rol(q(x), k)
+            } else {
+                self.a.rol(d(x), k)
+            };
+        }
         if w64 {
             self.a.mov(q(t), q(x))?;
             self.a.shr(q(t), 64 - k)?;

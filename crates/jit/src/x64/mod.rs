@@ -241,8 +241,13 @@ impl<'p> Gen<'p> {
                 let stub = self.fail_stub(kind::INSN, n);
                 self.a.jmp(stub)?;
             } else if let Some(rot) = self.rotate_at(i) {
-                self.rotate(rot)?;
+                let spill_dead = self.prog.live_out[i + 3] & (1 << rot.0.index()) == 0;
+                self.rotate(rot, spill_dead)?;
                 covered = i + 4;
+            } else if crate::liveness::pure_dst(&self.prog.insns[i])
+                .is_some_and(|d| self.prog.live_out[i] & (1 << d.index()) == 0)
+            {
+                // Its result is never read.
             } else if let Some(n) = self.fused_branch(i)? {
                 covered = i + n;
             } else {
