@@ -3,7 +3,7 @@
 //! interpreter, and the same R0 and memory on the unchecked JIT.
 //!
 //! Programs are straight-line code with forward jumps (`ja`, `gotol` and every conditional
-//! jump, both widths, register and immediate): every ALU operation of both widths with
+//! jump, both widths, register and immediate) and small counted loops: every ALU operation of both widths with
 //! register and immediate sources (divisors and shift counts biased towards 0, -1, `INT_MIN`,
 //! 31, 32, 63, 64), negation, sign-extending moves, byte swaps, LD_IMM64, loads of every
 //! width and signedness, stores and every atomic into a 64-byte input buffer and the stack,
@@ -23,8 +23,9 @@ use proptest::prelude::*;
 
 const BUF: i16 = 64;
 const STACK: i16 = 64;
-/// Registers that hold data (R9 = buffer, R10 = frame pointer are never written).
-const DATA: [Reg; 9] = [
+/// Registers that hold data (R8 = loop counter, R9 = buffer, R10 = frame pointer are never
+/// written by body instructions).
+const DATA: [Reg; 8] = [
     Reg::R0,
     Reg::R1,
     Reg::R2,
@@ -33,7 +34,6 @@ const DATA: [Reg; 9] = [
     Reg::R5,
     Reg::R6,
     Reg::R7,
-    Reg::R8,
 ];
 
 fn reg(bits: u64) -> Reg {
@@ -212,15 +212,24 @@ fn body_insn(a: u64, b: u64) -> (Insn, Option<usize>) {
     (insn, None)
 }
 
-/// The whole program: set-up, the body, and an epilogue folding the stack into R0.
+/// The whole program: set-up, the body, and an epilogue folding the registers and the stack
+/// into R0. Some runs of body instructions become loops (counter in R8, 1 to 4 iterations);
+/// jumps stay inside their run, so loops are entered only at the top and always end.
 fn build(init: &[u64; 9], body: &[(u64, u64)]) -> Program {
-    let mut insns = vec![Insn::Alu {
+    let mov = |dst, src| Insn::Alu {
         width: Width::W64,
         op: AluOp::Mov,
-        dst: Reg::R9,
-        src: Src::Reg(Reg::R1),
-    }];
-    for (i, v) in init.iter().enumerate() {
+        dst,
+        src,
+    };
+    let alu = |op, dst, src| Insn::Alu {
+        width: Width::W64,
+        op,
+        dst,
+        src,
+    };
+    let mut insns = vec![mov(Reg::R9, Src::Reg(Reg::R1))];
+    for (i, v) in init.iter().enumerate().take(DATA.len()) {
         insns.push(Insn::ld_imm64(DATA[i], value(*v >> 3, *v)));
     }
     for k in 1..=STACK / 8 {
@@ -231,13 +240,48 @@ fn build(init: &[u64; 9], body: &[(u64, u64)]) -> Program {
             imm: 0,
         });
     }
-    let start = insns.len();
-    let items: Vec<_> = body.iter().map(|&(a, b)| body_insn(a, b)).collect();
-    let end = start + items.len();
-    let mut targets = Vec::new();
-    for (i, (insn, skip)) in items.iter().enumerate() {
-        targets.push(skip.map(|s| (start + i + 1 + s).min(end)));
-        insns.push(*insn);
+    // (index of a jump, index of its target)
+    let mut fixups: Vec<(usize, usize)> = Vec::new();
+    let mut rest = body;
+    while let Some(&(a, b)) = rest.first() {
+        let looped = a % 16 == 15;
+        let len = if looped {
+            1 + (b % 8) as usize
+        } else {
+            1 + (b % 12) as usize
+        }
+        .min(rest.len());
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        if looped {
+            insns.push(mov(Reg::R8, Src::Imm(1 + ((b >> 8) % 4) as i32)));
+        }
+        let top = insns.len();
+        let end = top + run.len();
+        for (k, &(a, b)) in run.iter().enumerate() {
+            let (insn, skip) = body_insn(a, b);
+            if let Some(s) = skip {
+                fixups.push((top + k, (top + k + 1 + s).min(end)));
+            }
+            insns.push(insn);
+        }
+        if looped {
+            insns.push(alu(AluOp::Sub, Reg::R8, Src::Imm(1)));
+            fixups.push((insns.len(), top));
+            insns.push(Insn::Jmp {
+                width: Width::W64,
+                cond: Cond::Ne,
+                dst: Reg::R8,
+                src: Src::Imm(0),
+                off: 0,
+            });
+        }
+    }
+    // Every data register feeds R0, so no instruction's result is dead at the end (the JIT
+    // drops the code of dead ones), then the stack.
+    for r in &DATA[1..] {
+        insns.push(alu(AluOp::Mul, Reg::R0, Src::Imm(31)));
+        insns.push(alu(AluOp::Add, Reg::R0, Src::Reg(*r)));
     }
     for k in 1..=STACK / 8 {
         insns.push(Insn::Load {
@@ -247,12 +291,7 @@ fn build(init: &[u64; 9], body: &[(u64, u64)]) -> Program {
             src: Reg::R10,
             off: -8 * k,
         });
-        insns.push(Insn::Alu {
-            width: Width::W64,
-            op: AluOp::Xor,
-            dst: Reg::R0,
-            src: Src::Reg(Reg::R1),
-        });
+        insns.push(alu(AluOp::Xor, Reg::R0, Src::Reg(Reg::R1)));
     }
     insns.push(Insn::Exit);
     // Fix the jumps up in slots.
@@ -262,12 +301,9 @@ fn build(init: &[u64; 9], body: &[(u64, u64)]) -> Program {
         slot.push(pc);
         pc += insn.slots() as i64;
     }
-    for (i, t) in targets.iter().enumerate() {
-        if let Some(t) = t {
-            let at = start + i;
-            let off = slot[*t] - slot[at] - 1;
-            insns[at] = insns[at].with_branch_offset(off).expect("offset fits");
-        }
+    for (at, t) in fixups {
+        let off = slot[t] - slot[at] - 1;
+        insns[at] = insns[at].with_branch_offset(off).expect("offset fits");
     }
     Program::from_insns(insns)
 }
