@@ -13,7 +13,8 @@ use crate::error::JitError;
 use crate::lower::{Lowered, lower};
 use crate::regions;
 use crate::runtime::{
-    ExternHelper, Helpers, REGION_ENTRY_SIZE, RunCtx, callx_trampoline_addr, failed, kind,
+    ExternHelper, Helpers, REGION_ENTRY_SIZE, RegionEntry, RunCtx, callx_trampoline_addr, failed,
+    kind,
 };
 
 #[cfg(all(target_arch = "x86_64", unix))]
@@ -50,6 +51,10 @@ pub struct JitProgram {
     ctx: Box<RunCtx>,
     /// Address of the entry function.
     entry: u64,
+    /// Checked mode: the region table, reused between runs.
+    table: Vec<RegionEntry>,
+    /// Checked mode: how many frames' stacks the last run may have written.
+    dirty_frames: usize,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -114,6 +119,8 @@ impl JitProgram {
             options: RunOptions::default(),
             ctx: Box::new(RunCtx::new([0; 11], std::ptr::null_mut())),
             entry: code.addr() + machine.entry as u64,
+            table: Vec::new(),
+            dirty_frames: 0,
             machine,
             code,
         })
@@ -204,11 +211,11 @@ impl JitProgram {
             return self.run_unchecked(regs, options).map(|r| r.r0);
         }
         let len = mem.len() as u64;
-        let region = MemRegion::new(RegionKind::Input, INPUT_BASE, mem);
-        let mut regs = [0u64; 10];
+        let mut regions = [MemRegion::new(RegionKind::Input, INPUT_BASE, mem)];
+        let mut regs = [0u64; 11];
         regs[1] = INPUT_BASE;
         regs[2] = len;
-        Ok(self.run_with_regions(vec![region], regs, options)?.r0)
+        Ok(self.run_checked(&mut regions, regs, options)?.r0)
     }
 
     /// Runs with the given memory regions and initial R0–R9, as
@@ -230,30 +237,45 @@ impl JitProgram {
             }
             return self.run_unchecked(all, options);
         }
-        self.stack.fill(0);
+        self.run_checked(&mut regions, all, options)
+    }
+
+    /// A checked run over validated `regions`.
+    fn run_checked(
+        &mut self,
+        regions: &mut [MemRegion<'_>],
+        mut regs: [u64; 11],
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        // Every frame is zero at the start of a run, as in the interpreter; only the frames
+        // the last run had live can have been written (checked code writes nowhere else).
+        self.stack[..self.dirty_frames * STACK_SIZE / 8].fill(0);
         let stack = self.stack.as_mut_ptr().cast::<u8>();
-        let mut table = regions::table(&mut regions, stack);
+        regions::table(&mut self.table, regions, stack);
         let fixed = regions.len();
-        let base = table.as_mut_ptr() as u64;
-        all[10] = stack_base(0) + STACK_SIZE as u64;
+        let base = self.table.as_mut_ptr() as u64;
+        let entry_size = REGION_ENTRY_SIZE as u64;
+        regs[10] = stack_base(0) + STACK_SIZE as u64;
         let entry = self.entry_addr();
         let ctx = &mut *self.ctx;
-        ctx.regs = all;
+        ctx.regs = regs;
         ctx.helpers = &mut self.helpers;
         ctx.fp_limit = stack_base(MAX_CALL_FRAMES - 1) + STACK_SIZE as u64;
         ctx.remaining = options.budget;
         ctx.may_goto_left = options.may_goto_budget;
         ctx.regions = base;
         ctx.cache = base;
-        ctx.live_end = base + (fixed as u64 + 1) * REGION_ENTRY_SIZE as u64;
+        ctx.live_end = base + (fixed as u64 + 1) * entry_size;
+        ctx.max_live = ctx.live_end;
         let status = Self::enter(entry, ctx);
+        self.dirty_frames = ((ctx.max_live - base) / entry_size) as usize - fixed;
         if status == 0 {
             return Ok(RunResult {
                 r0: ctx.regs[0],
                 executed: options.budget - ctx.remaining,
             });
         }
-        let frames = ((ctx.live_end - base) / REGION_ENTRY_SIZE as u64) as usize - fixed;
+        let frames = ((ctx.live_end - base) / entry_size) as usize - fixed;
         let mut live: Vec<_> = regions.iter().map(regions::info).collect();
         live.extend((0..frames).map(regions::stack_info));
         Err(self.error(options, &live))

@@ -65,28 +65,46 @@ pub(crate) fn stack_info(frame: usize) -> RegionInfo {
     }
 }
 
-/// The checked-mode table: `regions`, then the eight frames of `stack` (host memory of
-/// `MAX_CALL_FRAMES * STACK_SIZE` bytes).
-pub(crate) fn table(regions: &mut [MemRegion<'_>], stack: *mut u8) -> Vec<RegionEntry> {
-    let mut t: Vec<RegionEntry> = regions
-        .iter_mut()
-        .map(|r| RegionEntry {
-            vlo: r.base,
-            len: r.data.len() as u64,
-            writable: r.writable as u64,
-            delta: (r.data.as_mut_ptr() as u64).wrapping_sub(r.base),
-        })
-        .collect();
+/// The table entry of a region of `len` bytes at virtual `vlo`, host `host`.
+fn entry(vlo: u64, len: u64, writable: bool, host: u64) -> RegionEntry {
+    let mut e = RegionEntry {
+        writable: writable as u64,
+        delta: host.wrapping_sub(vlo),
+        ..RegionEntry::default()
+    };
+    for k in 0..4 {
+        let size = 1u64 << k;
+        // `vlo + len` does not overflow (checked by `validate`).
+        match (vlo + len).checked_sub(size) {
+            Some(lim) if len >= size => {
+                e.lo[k] = vlo;
+                e.lim[k] = lim;
+            }
+            _ => {
+                e.lo[k] = u64::MAX;
+                e.lim[k] = 0;
+            }
+        }
+    }
+    e
+}
+
+/// Fills `t` with the checked-mode table: `regions`, then the eight frames of `stack` (host
+/// memory of `MAX_CALL_FRAMES * STACK_SIZE` bytes).
+pub(crate) fn table(t: &mut Vec<RegionEntry>, regions: &mut [MemRegion<'_>], stack: *mut u8) {
+    t.clear();
+    t.extend(regions.iter_mut().map(|r| {
+        entry(
+            r.base,
+            r.data.len() as u64,
+            r.writable,
+            r.data.as_mut_ptr() as u64,
+        )
+    }));
     for frame in 0..MAX_CALL_FRAMES {
         let host = stack as u64 + (frame * STACK_SIZE) as u64;
-        t.push(RegionEntry {
-            vlo: stack_base(frame),
-            len: STACK_SIZE as u64,
-            writable: 1,
-            delta: host.wrapping_sub(stack_base(frame)),
-        });
+        t.push(entry(stack_base(frame), STACK_SIZE as u64, true, host));
     }
-    t
 }
 
 fn holds(r: &RegionInfo, addr: u64, size: u32) -> bool {

@@ -77,6 +77,8 @@ pub(crate) struct RunCtx {
     pub regions: u64,
     /// Checked mode: the entry that served the last access.
     pub cache: u64,
+    /// Checked mode: the highest `live_end` of the run (how many stacks it used).
+    pub max_live: u64,
     /// The helpers, for trampolines.
     pub helpers: *mut Helpers,
     /// The error of a failed helper (Rust only; generated code never touches it).
@@ -101,6 +103,7 @@ pub(crate) mod off {
     pub const LIVE_END: i32 = offset_of!(RunCtx, live_end) as i32;
     pub const REGIONS: i32 = offset_of!(RunCtx, regions) as i32;
     pub const CACHE: i32 = offset_of!(RunCtx, cache) as i32;
+    pub const MAX_LIVE: i32 = offset_of!(RunCtx, max_live) as i32;
 }
 
 impl RunCtx {
@@ -121,22 +124,32 @@ impl RunCtx {
             live_end: 0,
             regions: 0,
             cache: 0,
+            max_live: 0,
             helpers,
             helper_error: None,
         }
     }
 }
 
-/// One memory region as checked-mode code sees it: accesses of `size` bytes at virtual
-/// address `a` are allowed when `a - vlo + size <= len` (and `writable` for stores); the host
-/// address is `a + delta`.
+/// One memory region as checked-mode code sees it: an access of `1 << k` bytes at virtual
+/// address `a` is allowed when `lo[k] <= a <= lim[k]` (and `writable` for stores); the host
+/// address is then `a + delta`. Sizes that do not fit the region have `lo > lim`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RegionEntry {
-    pub vlo: u64,
-    pub len: u64,
+    pub lo: [u64; 4],
+    pub lim: [u64; 4],
     pub writable: u64,
     pub delta: u64,
+}
+
+/// Byte offsets of [`RegionEntry`] fields, for code generation.
+pub(crate) mod region_off {
+    use super::*;
+    pub const LO: i32 = offset_of!(RegionEntry, lo) as i32;
+    pub const LIM: i32 = offset_of!(RegionEntry, lim) as i32;
+    pub const WRITABLE: i32 = offset_of!(RegionEntry, writable) as i32;
+    pub const DELTA: i32 = offset_of!(RegionEntry, delta) as i32;
 }
 
 /// Size of a [`RegionEntry`] in bytes.

@@ -556,3 +556,44 @@ fn instructions_that_need_a_loader_or_kernel_fail_alike() {
         assert!(e.pc().is_some(), "{text}: {e}");
     }
 }
+
+#[test]
+fn every_run_starts_with_zeroed_stacks() {
+    if !available() {
+        return;
+    }
+    // Mode 0 writes frame 1's stack; mode 1 reads it without writing; mode 2 does both in
+    // one run (a callee sees what an earlier callee at the same depth left).
+    let text = "
+        ldxb %r6, [%r1]
+        jeq %r6, 0, write
+        jeq %r6, 1, read
+        call local wr
+        call local rd
+        exit
+    write:
+        call local wr
+        mov %r0, 0
+        exit
+    read:
+        call local rd
+        exit
+    wr:
+        stdw [%r10-8], 0x55
+        exit
+    rd:
+        ldxdw %r0, [%r10-8]
+        exit";
+    let p = prog(text);
+    for kind in [EngineKind::Interpreter, EngineKind::Jit] {
+        let mut e = Engine::new(&p, kind).unwrap();
+        assert_eq!(e.run(&mut [0]).unwrap(), 0, "{kind:?}");
+        assert_eq!(
+            e.run(&mut [1]).unwrap(),
+            0,
+            "{kind:?}: a new run sees a zeroed stack"
+        );
+        assert_eq!(e.run(&mut [2]).unwrap(), 0x55, "{kind:?}");
+        assert_eq!(e.run(&mut [1]).unwrap(), 0, "{kind:?}");
+    }
+}

@@ -272,8 +272,12 @@ impl Gen<'_> {
                 }
             }
         }
-        // rax and rdx are R0 and R3: keep them in r9/r10 unless dst is one of them.
+        // rax and rdx are R0 and R3: keep them in r9/r10 unless dst is one of them (r9 holds
+        // the budget in checked code: save it around).
         let x = q(dst);
+        if self.opts.checked {
+            self.a.push(r9)?;
+        }
         if x != rax {
             self.a.mov(r9, rax)?;
         }
@@ -313,6 +317,9 @@ impl Gen<'_> {
         }
         if x != rdx {
             self.a.mov(rdx, r10)?;
+        }
+        if self.opts.checked {
+            self.a.pop(r9)?;
         }
         if need_zero || need_minus1 {
             self.a.jmp(done)?;

@@ -5,8 +5,16 @@
 use bpfvet_isa::{Cond, Insn, Reg, Src, Width};
 use iced_x86::code_asm::*;
 
-use super::{CTX, Gen, Res, ctx, d, q};
+use super::{BUDGET, CTX, Gen, Res, ctx, d, q};
 use crate::runtime::{REGION_ENTRY_SIZE, TABLE_ENTRY_SIZE, frame_step, kind, off};
+
+/// Where a helper call goes.
+enum Callee {
+    /// A helper-table entry's function.
+    Table(AsmMemoryOperand),
+    /// An address in a register.
+    Reg(AsmRegister64),
+}
 
 /// The argument registers R1–R5, saved around helper calls.
 const ARGS: [AsmRegister64; 5] = [rdi, rsi, rdx, rcx, r8];
@@ -178,12 +186,21 @@ impl Gen<'_> {
     /// Calls the function at `func` (a memory operand or register) with R1–R5 as arguments
     /// and the context as the sixth; R0 gets the result, R1–R5 are restored, and a failure the
     /// callee reports stops the run.
-    fn helper_call(&mut self, i: usize, func: AsmMemoryOperand) -> Res {
+    fn helper_call(&mut self, i: usize, func: Callee) -> Res {
         for r in ARGS {
             self.a.push(r)?;
         }
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
         self.a.mov(r9, CTX)?;
-        self.a.call(func)?;
+        match func {
+            Callee::Table(m) => self.a.call(m)?,
+            Callee::Reg(r) => self.a.call(r)?,
+        }
+        if self.opts.checked {
+            self.a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
         for r in ARGS.iter().rev() {
             self.a.pop(*r)?;
         }
@@ -196,26 +213,15 @@ impl Gen<'_> {
         let slot = self.prog.helper_slot.get(&id).copied().unwrap_or(0) as i32;
         let entry = slot * TABLE_ENTRY_SIZE;
         self.a.mov(r11, self.env.helper_table)?;
-        self.a.mov(r9, qword_ptr(r11 + (entry + 8)))?;
-        self.a.mov(ctx(off::HELPER_DATA), r9)?;
-        self.helper_call(i, qword_ptr(r11 + entry))
+        self.a.mov(r10, qword_ptr(r11 + (entry + 8)))?;
+        self.a.mov(ctx(off::HELPER_DATA), r10)?;
+        self.helper_call(i, Callee::Table(qword_ptr(r11 + entry)))
     }
 
     pub(super) fn callx(&mut self, i: usize, reg: Reg) -> Res {
         self.a.mov(ctx(off::HELPER_ID), q(reg))?;
         self.a.mov(r11, self.env.callx)?;
-        // Through a memory operand would need a table; a register call is as good.
-        for r in ARGS {
-            self.a.push(r)?;
-        }
-        self.a.mov(r9, CTX)?;
-        self.a.call(r11)?;
-        for r in ARGS.iter().rev() {
-            self.a.pop(*r)?;
-        }
-        let stub = self.fail_stub(kind::HELPER, i);
-        self.a.cmp(ctx(off::HELPER_FAILED), 0)?;
-        self.a.jne(stub)
+        self.helper_call(i, Callee::Reg(r11))
     }
 
     pub(super) fn call_local(&mut self, i: usize) -> Res {
@@ -230,7 +236,14 @@ impl Gen<'_> {
         self.a.sub(rsp, 8)?;
         self.a.add(rbp, step)?;
         if self.opts.checked {
+            // One more live stack; remember the deepest for zeroing before the next run.
+            let mut known = self.a.create_label();
             self.a.add(ctx(off::LIVE_END), REGION_ENTRY_SIZE)?;
+            self.a.mov(r10, ctx(off::LIVE_END))?;
+            self.a.cmp(r10, ctx(off::MAX_LIVE))?;
+            self.a.jbe(known)?;
+            self.a.mov(ctx(off::MAX_LIVE), r10)?;
+            self.bind(&mut known)?;
         }
         self.a.call(t)?;
         self.a.sub(rbp, step)?;

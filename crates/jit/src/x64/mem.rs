@@ -170,6 +170,18 @@ impl Gen<'_> {
     /// Fetching or/and/xor: a compare-exchange loop. rax (R0) is kept in r10, the address in
     /// r9, the new value is built in r11.
     fn fetch_op(&mut self, op: AtomicOp, wide: bool, m: AsmMemoryOperand, src: Reg) -> Res {
+        // Checked code keeps the budget in r9.
+        if self.opts.checked {
+            self.a.push(r9)?;
+        }
+        self.fetch_loop(op, wide, m, src)?;
+        if self.opts.checked {
+            self.a.pop(r9)?;
+        }
+        Ok(())
+    }
+
+    fn fetch_loop(&mut self, op: AtomicOp, wide: bool, m: AsmMemoryOperand, src: Reg) -> Res {
         self.a.lea(r9, m)?;
         self.a.mov(r10, rax)?;
         // The operand; R0's value now lives in r10.

@@ -10,7 +10,8 @@
 //!
 //! R1–R5 are the System V argument registers, so a helper call needs no shuffling; R6–R9 and
 //! R10 are callee-saved. `r12` holds the run context ([`RunCtx`](crate::runtime::RunCtx));
-//! `r9`, `r10`, `r11` are scratch.
+//! `r9`, `r10`, `r11` are scratch, except that checked code keeps the instruction budget in
+//! `r9` (saved around the few sequences that need a third scratch register).
 //!
 //! Code layout: the entry function (saves callee-saved registers, loads R0–R10 from the
 //! context, calls the BPF main function, stores R0), then the code of every BPF instruction in
@@ -33,7 +34,7 @@ use iced_x86::{
 use crate::backend::{AsmLine, Backend, CodeEnv, CodegenOptions, MachineCode};
 use crate::error::JitError;
 use crate::lower::Lowered;
-use crate::runtime::{REGION_ENTRY_SIZE, kind, off};
+use crate::runtime::{REGION_ENTRY_SIZE, kind, off, region_off};
 use bpfvet_isa::{Insn, Reg};
 
 /// The x86-64 backend.
@@ -51,6 +52,8 @@ const R8: [AsmRegister8; 11] = [al, dil, sil, dl, cl, r8b, bl, r13b, r14b, r15b,
 
 /// The context register.
 const CTX: AsmRegister64 = r12;
+/// Checked mode: the instruction budget left (`RunCtx::remaining` while the code runs).
+const BUDGET: AsmRegister64 = r9;
 
 fn q(r: Reg) -> AsmRegister64 {
     R64[r.index() as usize]
@@ -188,6 +191,9 @@ impl<'p> Gen<'p> {
                 a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
             }
         }
+        if self.opts.checked {
+            a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
         // BPF code runs with rsp % 16 == 8, as at the start of a function.
         let pad = saved.len().is_multiple_of(2);
         if pad {
@@ -198,6 +204,9 @@ impl<'p> Gen<'p> {
             a.add(rsp, 8)?;
         }
         a.mov(ctx(off::REGS), rax)?;
+        if self.opts.checked {
+            a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
         a.xor(eax, eax)?;
         let mut pops = a.create_label();
         a.set_label(&mut pops)?;
@@ -209,6 +218,9 @@ impl<'p> Gen<'p> {
         self.a.set_label(&mut err_exit)?;
         self.err_exit = err_exit;
         self.a.mov(rsp, ctx(off::ENTRY_RSP))?;
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
         self.a.mov(eax, 1u32)?;
         self.a.jmp(pops)
     }
@@ -217,7 +229,7 @@ impl<'p> Gen<'p> {
     fn charge(&mut self, index: usize, len: u32) -> Res {
         let label = self.a.create_label();
         self.stubs.push(Stub::Budget { label, index, len });
-        self.a.sub(ctx(off::REMAINING), len as i32)?;
+        self.a.sub(BUDGET, len as i32)?;
         self.a.jb(label)
     }
 
@@ -349,7 +361,7 @@ impl<'p> Gen<'p> {
                     len,
                 } => {
                     self.bind(&mut label)?;
-                    self.a.add(ctx(off::REMAINING), len as i32)?;
+                    self.a.add(BUDGET, len as i32)?;
                     self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
                 }
@@ -367,20 +379,18 @@ impl<'p> Gen<'p> {
 
     /// Checked mode: the subroutine that checks an access of `size` bytes at the virtual
     /// address in r11 against the live regions and turns r11 into the host address, or takes
-    /// the error exit. Clobbers r9, r10 and flags.
+    /// the error exit. Clobbers r10 and flags (r9 holds the budget and is left alone).
     fn checker(&mut self, size: u32, write: bool, mut label: CodeLabel) -> Res {
         let e = REGION_ENTRY_SIZE;
-        // Entry fields: vlo, len, writable, delta.
+        let k = size.trailing_zeros() as i32;
+        // Whether the entry r10 points at holds the access; jumps to `miss` if not.
         let fits = |g: &mut Gen, miss: CodeLabel| -> Res {
-            g.a.mov(r10, r11)?;
-            g.a.sub(r10, qword_ptr(r9))?;
-            g.a.cmp(r10, qword_ptr(r9 + 8))?;
-            g.a.ja(miss)?;
-            g.a.add(r10, size as i32)?;
-            g.a.cmp(r10, qword_ptr(r9 + 8))?;
+            g.a.cmp(r11, qword_ptr(r10 + (region_off::LO + 8 * k)))?;
+            g.a.jb(miss)?;
+            g.a.cmp(r11, qword_ptr(r10 + (region_off::LIM + 8 * k)))?;
             g.a.ja(miss)?;
             if write {
-                g.a.cmp(qword_ptr(r9 + 16), 0)?;
+                g.a.cmp(qword_ptr(r10 + region_off::WRITABLE), 0)?;
                 g.a.je(miss)?;
             }
             Ok(())
@@ -390,20 +400,20 @@ impl<'p> Gen<'p> {
         let mut fail = self.a.create_label();
         self.bind(&mut label)?;
         // The region that served the last access first.
-        self.a.mov(r9, ctx(off::CACHE))?;
+        self.a.mov(r10, ctx(off::CACHE))?;
         fits(self, scan)?;
-        self.a.add(r11, qword_ptr(r9 + 24))?;
+        self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
         self.a.ret()?;
         // Then every live region, the innermost stack frame first.
         self.bind(&mut scan)?;
-        self.a.mov(r9, ctx(off::LIVE_END))?;
+        self.a.mov(r10, ctx(off::LIVE_END))?;
         self.bind(&mut scan_loop)?;
-        self.a.sub(r9, e)?;
-        self.a.cmp(r9, ctx(off::REGIONS))?;
+        self.a.sub(r10, e)?;
+        self.a.cmp(r10, ctx(off::REGIONS))?;
         self.a.jb(fail)?;
         fits(self, scan_loop)?;
-        self.a.mov(ctx(off::CACHE), r9)?;
-        self.a.add(r11, qword_ptr(r9 + 24))?;
+        self.a.mov(ctx(off::CACHE), r10)?;
+        self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
         self.a.ret()?;
         self.bind(&mut fail)?;
         self.a.mov(ctx(off::ERR_ADDR), r11)?;
