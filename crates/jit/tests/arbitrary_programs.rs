@@ -50,7 +50,7 @@ fn insn(a: u64, b: u64, n: usize) -> (Insn, Option<usize>) {
         Width::W32
     };
     // Written registers: R10 only rarely (the program is then refused).
-    let dst = if a % 997 == 0 {
+    let dst = if a.is_multiple_of(997) {
         Reg::R10
     } else {
         Reg::new(((a >> 16) % 10) as u8).unwrap()
