@@ -203,13 +203,22 @@ impl JitProgram {
         mem: &mut [u8],
         options: &RunOptions,
     ) -> Result<u64, VmError> {
-        if !self.checked {
-            // The common case without a region table.
-            let mut regs = [0u64; 11];
-            regs[1] = mem.as_mut_ptr() as u64;
-            regs[2] = mem.len() as u64;
-            return self.run_unchecked(regs, options).map(|r| r.r0);
+        if self.checked {
+            return self.run_input_checked(mem, options);
         }
+        let mut regs = [0u64; 11];
+        regs[1] = mem.as_mut_ptr() as u64;
+        regs[2] = mem.len() as u64;
+        match self.run_unchecked(regs, options) {
+            Ok(r) => Ok(r.r0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`JitProgram::run_with_options`] in checked mode (out of line, so the unchecked path
+    /// stays small).
+    #[inline(never)]
+    fn run_input_checked(&mut self, mem: &mut [u8], options: &RunOptions) -> Result<u64, VmError> {
         let len = mem.len() as u64;
         let mut regions = [MemRegion::new(RegionKind::Input, INPUT_BASE, mem)];
         let mut regs = [0u64; 11];
