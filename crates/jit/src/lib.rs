@@ -12,7 +12,21 @@
 //! zero-extension), helpers called through the C ABI (R1–R5 kept across the call, as the
 //! interpreter keeps them), bpf-to-bpf calls with a 512-byte stack per frame and at most eight
 //! frames, and `may_goto`. Code is mapped W^X and unmapped on drop. The x86-64 backend sits
-//! behind the [`Backend`] trait; other hosts get [`JitError::Unavailable`].
+//! behind the [`Backend`] trait; other hosts get [`JitError::Unavailable`] (`ARM64.md` in this
+//! crate describes an arm64 backend).
+//!
+//! Code generation: BPF registers live in the kernel's fixed x86-64 registers; register
+//! liveness lets register-only instructions whose result is never read emit nothing; a few
+//! idioms get one instruction sequence (multiplication by small constants, rotates, range
+//! checks as one unsigned compare, `==` chains as a bit test). Checked mode keeps the budget
+//! in a register and checks each access with a short subroutine that tries the last region
+//! first. [`JitProgram::dump`] lists the x86-64 under each BPF instruction.
+//!
+//! Differences from the interpreter: unchecked mode runs on host addresses (a program that
+//! returns a pointer returns a host address), does not count instructions (`executed` is 0)
+//! and does not clear the stack between runs (verified programs never read uninitialised
+//! stack). Helpers get their arguments only ([`JitProgram::register_helper`]); the
+//! interpreter's helpers with memory access have no JIT counterpart yet.
 //!
 //! ```
 //! use bpfvet_isa::{asm, Dialect, Program};

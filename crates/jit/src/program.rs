@@ -4,8 +4,8 @@
 
 use bpfvet_isa::{CallKind, Insn, Program};
 use bpfvet_vm::{
-    Access, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MemRegion, RegionKind, RunOptions, RunResult,
-    STACK_SIZE, VmError, stack_base,
+    Access, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MemRegion, RegionInfo, RegionKind,
+    RunOptions, RunResult, STACK_SIZE, VmError, stack_base,
 };
 
 use crate::backend::{Backend, CodeEnv, CodegenOptions, MachineCode};
@@ -400,8 +400,6 @@ impl JitProgram {
         }
     }
 }
-
-use bpfvet_vm::RegionInfo;
 
 /// Size and direction of the memory instruction `insn`.
 fn access_of(insn: &Insn) -> (u32, Access) {

@@ -9,7 +9,7 @@
 //! | x86 | rax | rdi | rsi | rdx | rcx | r8 | rbx | r13 | r14 | r15 | rbp |
 //!
 //! R1–R5 are the System V argument registers, so a helper call needs no shuffling; R6–R9 and
-//! R10 are callee-saved. `r12` holds the run context ([`RunCtx`](crate::runtime::RunCtx));
+//! R10 are callee-saved. `r12` holds the run context (`RunCtx` in `runtime.rs`);
 //! `r9`, `r10`, `r11` are scratch, except that checked code keeps the instruction budget in
 //! `r9` (saved around the few sequences that need a third scratch register).
 //!
