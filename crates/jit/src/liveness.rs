@@ -19,8 +19,8 @@ fn bit(r: Reg) -> RegSet {
 
 /// R1–R5.
 const ARGS: RegSet = 0b11_1110;
-/// R0–R9.
-const ALL: RegSet = 0x3ff;
+/// R0–R10 (a call also moves the frame pointer).
+const ALL: RegSet = 0x7ff;
 
 /// (registers read, registers certainly written) by `insn`.
 fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
@@ -72,8 +72,9 @@ fn falls_through(insn: &Insn) -> bool {
     }
 }
 
-/// The registers live after each instruction (`targets` as in `Lowered`).
-pub fn live_out(insns: &[Insn], targets: &[Option<usize>]) -> Vec<RegSet> {
+/// The registers live after each instruction (`targets` as in `Lowered`), and those live at
+/// the start of the program (read before being written).
+pub fn live_out(insns: &[Insn], targets: &[Option<usize>]) -> (Vec<RegSet>, RegSet) {
     let n = insns.len();
     let has_calls = insns
         .iter()
@@ -107,7 +108,7 @@ pub fn live_out(insns: &[Insn], targets: &[Option<usize>]) -> Vec<RegSet> {
             }
         }
     }
-    out
+    (out, live_in[0])
 }
 
 /// Whether `insn` only computes a register (no memory, no control flow, cannot fail), and so
@@ -136,7 +137,7 @@ mod tests {
     fn live(text: &str) -> Vec<RegSet> {
         let p = Program::from_insns(asm::assemble(text, Dialect::Ubpf).unwrap());
         let l = lower(&p).unwrap();
-        live_out(&l.insns, &l.targets)
+        live_out(&l.insns, &l.targets).0
     }
 
     #[test]
@@ -157,10 +158,20 @@ mod tests {
     }
 
     #[test]
+    fn live_at_entry() {
+        let p = |t: &str| Program::from_insns(asm::assemble(t, Dialect::Ubpf).unwrap());
+        let l = lower(&p("mov %r0, %r2\nadd %r0, %r1\nmov %r3, 1\nexit")).unwrap();
+        assert_eq!(l.entry_live, bit(Reg::R1) | bit(Reg::R2));
+        let l = lower(&p("mov %r0, 0\nexit")).unwrap();
+        assert_eq!(l.entry_live, 0);
+    }
+
+    #[test]
     fn calls_are_conservative() {
-        // Before a local call everything is live; a helper reads R1–R5.
+        // Before a local call everything is live, R10 included; a helper reads R1–R5.
         let l = live("mov %r7, 1\ncall local f\nexit\nf:\nmov %r0, 0\nexit");
         assert_ne!(l[0] & bit(Reg::R7), 0);
+        assert_ne!(l[0] & bit(Reg::R10), 0);
         let l = live("mov %r3, 1\ncall 1\nexit");
         assert_ne!(l[0] & bit(Reg::R3), 0);
     }

@@ -40,6 +40,9 @@ pub struct Lowered {
     pub used: [bool; 11],
     /// Registers live after each instruction (see `liveness.rs`).
     pub live_out: Vec<crate::liveness::RegSet>,
+    /// Registers the program may read before writing them: the only ones the entry code
+    /// needs to load.
+    pub entry_live: crate::liveness::RegSet,
 }
 
 impl Lowered {
@@ -186,10 +189,11 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
         }
     }
     let used = used_registers(&insns);
-    let live_out = crate::liveness::live_out(&insns, &targets);
+    let (live_out, entry_live) = crate::liveness::live_out(&insns, &targets);
     Ok(Lowered {
         used,
         live_out,
+        entry_live,
         targeted,
         insns,
         pcs,

@@ -597,3 +597,19 @@ fn every_run_starts_with_zeroed_stacks() {
         assert_eq!(e.run(&mut [1]).unwrap(), 0, "{kind:?}");
     }
 }
+
+#[test]
+fn callee_saved_host_registers_survive_runs_that_call_functions() {
+    // Found by the arbitrary-programs test: a program with a local call but without R7–R9
+    // once loaded them (liveness around calls is conservative) without saving the host's
+    // r13–r15, corrupting the Rust caller.
+    let text = "call local f\nor32 %r3, %r5\nlddw %r6, 0xff60cbac1955b74c\n\
+                stw [%r6+24501], 1426026103\nf:\nexit";
+    for _ in 0..3 {
+        let e = error_of(text, &[0; 63]);
+        assert!(
+            matches!(e, VmError::OutOfBounds { pc: 4, size: 4, .. }),
+            "{e}"
+        );
+    }
+}

@@ -347,7 +347,7 @@ fn rotate_idioms_keep_both_registers_exact() {
 }
 
 #[test]
-fn fused_range_checks_and_set_tests() {
+fn range_checks_and_equality_chains() {
     let values = [
         0u64,
         0x2f,

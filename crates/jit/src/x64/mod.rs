@@ -50,6 +50,9 @@ const R16: [AsmRegister16; 11] = [ax, di, si, dx, cx, r8w, bx, r13w, r14w, r15w,
 /// 8-bit views.
 const R8: [AsmRegister8; 11] = [al, dil, sil, dl, cl, r8b, bl, r13b, r14b, r15b, bpl];
 
+/// Alignment of loop heads.
+const LOOP_ALIGN: usize = 16;
+
 /// The context register.
 const CTX: AsmRegister64 = r12;
 /// Checked mode: the instruction budget left (`RunCtx::remaining` while the code runs).
@@ -108,10 +111,17 @@ pub(crate) struct Gen<'p> {
     checkers: [[Option<CodeLabel>; 2]; 4],
     /// Checked mode: the label after each bounds-check call, with its instruction.
     check_sites: Vec<(CodeLabel, usize)>,
+    /// Bytes of padding before each instruction (loop heads are aligned).
+    pads: Vec<usize>,
 }
 
 impl<'p> Gen<'p> {
-    fn new(prog: &'p Lowered, opts: CodegenOptions, env: CodeEnv) -> Result<Gen<'p>, IcedError> {
+    fn new(
+        prog: &'p Lowered,
+        opts: CodegenOptions,
+        env: CodeEnv,
+        pads: Vec<usize>,
+    ) -> Result<Gen<'p>, IcedError> {
         let mut a = CodeAssembler::new(64)?;
         let labels = (0..=prog.len()).map(|_| a.create_label()).collect();
         let err_exit = a.create_label();
@@ -125,6 +135,7 @@ impl<'p> Gen<'p> {
             stubs: Vec::new(),
             checkers: [[None; 2]; 4],
             check_sites: Vec::new(),
+            pads,
         })
     }
 
@@ -186,8 +197,11 @@ impl<'p> Gen<'p> {
         }
         a.mov(CTX, rdi)?;
         a.mov(ctx(off::ENTRY_RSP), rsp)?;
+        // Only registers read before being written need their initial value (and only those
+        // the program mentions: liveness is conservative around calls).
+        let live = self.prog.entry_live;
         for (i, r) in R64.iter().enumerate() {
-            if used[i] {
+            if used[i] && live & (1 << i) != 0 {
                 a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
             }
         }
@@ -238,6 +252,11 @@ impl<'p> Gen<'p> {
         // Instructions already emitted as part of a group (a recognised idiom).
         let mut covered = 0;
         for i in 0..=n {
+            if let Some(&pad) = self.pads.get(i)
+                && pad > 0
+            {
+                self.a.nops_with_size(pad)?;
+            }
             let mut label = self.labels[i];
             self.bind(&mut label)?;
             self.labels[i] = label;
@@ -260,8 +279,6 @@ impl<'p> Gen<'p> {
                 .is_some_and(|d| self.prog.live_out[i] & (1 << d.index()) == 0)
             {
                 // Its result is never read.
-            } else if let Some(n) = self.fused_branch(i)? {
-                covered = i + n;
             } else {
                 let insn = self.prog.insns[i];
                 self.insn(i, &insn)?;
@@ -474,10 +491,35 @@ impl Backend for X64 {
         env: &CodeEnv,
     ) -> Result<MachineCode, JitError> {
         let codegen = |e: IcedError| JitError::Codegen(e.to_string());
-        Gen::new(prog, *opts, *env)
-            .map_err(codegen)?
-            .finish()
-            .map_err(codegen)
+        let run = |pads: Vec<usize>| {
+            Gen::new(prog, *opts, *env, pads)
+                .and_then(Gen::finish)
+                .map_err(codegen)
+        };
+        // Loop heads (targets of backward jumps) start on a 16-byte boundary, as compilers
+        // align loops: without it the speed of a loop varies with where it happens to land.
+        // The padding moves later code, and branches may change size, so adjust a few times.
+        let mut heads: Vec<usize> = (0..prog.len())
+            .filter_map(|j| prog.targets[j].filter(|&t| t <= j))
+            .collect();
+        heads.sort_unstable();
+        heads.dedup();
+        let mut pads = vec![0; prog.len() + 1];
+        let mut code = run(pads.clone())?;
+        for _ in 0..3 {
+            if heads
+                .iter()
+                .all(|&h| code.insn_offsets[h] % LOOP_ALIGN == 0)
+            {
+                break;
+            }
+            for &h in &heads {
+                let misalign = code.insn_offsets[h] % LOOP_ALIGN;
+                pads[h] = (pads[h] + LOOP_ALIGN - misalign) % LOOP_ALIGN;
+            }
+            code = run(pads.clone())?;
+        }
+        Ok(code)
     }
 
     fn disassemble(code: &[u8], ip: u64) -> Vec<AsmLine> {
