@@ -399,3 +399,39 @@ fn range_checks_and_equality_chains() {
         }
     }
 }
+
+#[test]
+fn gotos_to_conditional_jumps() {
+    // Every path of the loop body meets at the loop test through a `goto` (which the
+    // unchecked JIT replaces by a copy of the test); also a `goto` to a `goto`-free test whose
+    // fall-through is the end.
+    let text = "
+        mov %r6, 0
+        mov %r7, 0
+        mov %r3, %r1
+        add %r3, %r2
+    loop:
+        ldxb %r4, [%r1]
+        add %r1, 1
+        jlt %r4, 0x30, other
+        jgt %r4, 0x39, other
+        add %r6, 1
+        ja next
+    other:
+        add %r7, 1
+        ja next
+    next:
+        jlt %r1, %r3, loop
+        mov %r0, %r6
+        lsh %r0, 32
+        or %r0, %r7
+        ja end
+    end:
+        jeq %r0, 0, +1
+        exit
+        mov %r0, 99
+        exit";
+    let input = b"ab12 x9!0";
+    assert_eq!(agree(text, input), (4 << 32) | 5);
+    assert_eq!(agree(text, b"z"), 1);
+}

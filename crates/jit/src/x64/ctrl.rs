@@ -2,7 +2,7 @@
 //! interpreter keeps them), `callx`, and bpf-to-bpf calls (R6–R9 saved on the native stack,
 //! R10 moved to the next frame, at most eight frames).
 
-use bpfvet_isa::{Cond, Reg, Src, Width};
+use bpfvet_isa::{Cond, Insn, Reg, Src, Width};
 use iced_x86::code_asm::*;
 
 use super::{BUDGET, CTX, Gen, Res, ctx, d, q};
@@ -25,9 +25,27 @@ impl Gen<'_> {
         self.labels[self.prog.targets[i].unwrap_or(i)]
     }
 
+    /// `goto`. In unchecked code, a `goto` to a conditional jump takes a copy of that jump
+    /// (then goes to the instruction after it): one taken branch instead of two on the
+    /// common path, as in loops whose branches all meet at the loop test. Checked code keeps
+    /// the plain jump, since the budget is charged where blocks start.
     pub(super) fn jump(&mut self, i: usize) -> Res {
-        let t = self.target(i);
-        self.a.jmp(t)
+        let label = self.target(i);
+        if let Some(t) = self.prog.targets[i]
+            && !self.opts.checked
+            && let Some(&Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            }) = self.prog.insns.get(t)
+        {
+            self.cond_jump(t, width, cond, dst, src)?;
+            let after = self.labels[t + 1];
+            return self.a.jmp(after);
+        }
+        self.a.jmp(label)
     }
 
     pub(super) fn cond_jump(
