@@ -49,6 +49,10 @@ enum Command {
     /// Run the BPF conformance suite's .data files on the interpreter
     #[command(after_help = "Example:\n  bpfvet conformance ../shared/conformance/tests")]
     Conformance(commands::conformance::ConformanceArgs),
+    /// Compile a program with the JIT; --dump prints the x86-64 under each BPF instruction
+    #[command(after_help = "Example:\n  bpfvet jit prog.s --dump\n  \
+                            bpfvet jit --raw prog.bin --dump --unchecked")]
+    Jit(commands::jit::JitArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(&a),
         Command::Run(a) => commands::run::run(&a),
         Command::Conformance(a) => commands::conformance::run(&a),
+        Command::Jit(a) => commands::jit::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

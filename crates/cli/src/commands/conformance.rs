@@ -1,9 +1,10 @@
 //! `bpfvet conformance DIR...`: runs every `.data` file of the BPF conformance suite on the
-//! interpreter, prints a line per failing file and `N passed, M failed`.
+//! interpreter (or the checked JIT with `--jit`), prints a line per failing file and
+//! `N passed, M failed`.
 
 use std::path::{Path, PathBuf};
 
-use bpfvet_vm::{Vm, conformance_helpers};
+use bpfvet_jit::{Engine, EngineKind};
 use clap::Args;
 
 use crate::error::CliError;
@@ -14,13 +15,21 @@ pub struct ConformanceArgs {
     /// Directories (or single files) of .data files
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// Run on the checked JIT instead of the interpreter
+    #[arg(long)]
+    pub jit: bool,
 }
 
-/// Why a case failed, or `None` if it passed.
+/// Why a case failed on the interpreter, or `None` if it passed.
 pub fn check(case: &Case) -> Option<String> {
+    check_on(case, EngineKind::Interpreter)
+}
+
+/// Why a case failed on engine `kind`, or `None` if it passed.
+pub fn check_on(case: &Case, kind: EngineKind) -> Option<String> {
     let outcome = case.program().and_then(|p| {
-        let mut vm = Vm::new(&p).map_err(|e| e.to_string())?;
-        conformance_helpers(&mut vm);
+        let mut vm = Engine::new(&p, kind).map_err(|e| e.to_string())?;
+        vm.register_conformance_helpers();
         let mut mem = case.mem.clone();
         vm.run(&mut mem).map_err(|e| e.to_string())
     });
@@ -48,12 +57,23 @@ fn data_files(p: &Path) -> Result<Vec<PathBuf>, CliError> {
 }
 
 pub fn run(a: &ConformanceArgs) -> Result<u8, CliError> {
+    let kind = if a.jit {
+        EngineKind::Jit
+    } else {
+        EngineKind::Interpreter
+    };
+    if a.jit && !bpfvet_jit::available() {
+        return Err(CliError::usage(format!(
+            "--jit: the JIT is not available on {} hosts",
+            std::env::consts::ARCH
+        )));
+    }
     let (mut passed, mut failed) = (0, 0);
     for dir in &a.paths {
         for f in data_files(dir)? {
             let text = std::fs::read_to_string(&f).map_err(|e| CliError::io(&f, &e))?;
             let why = match conformance::parse(&text) {
-                Ok(case) => check(&case),
+                Ok(case) => check_on(&case, kind),
                 Err(e) => Some(format!("cannot parse: {e}")),
             };
             match why {

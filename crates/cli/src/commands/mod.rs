@@ -4,5 +4,6 @@ pub mod asm;
 pub mod conformance;
 pub mod disasm;
 pub mod inspect;
+pub mod jit;
 pub mod run;
 pub mod verify;

@@ -1,10 +1,10 @@
-//! `bpfvet run`: runs a program on the interpreter with R1 pointing at the input memory and
-//! R2 holding its length (as uBPF and rbpf do), and prints R0.
+//! `bpfvet run`: runs a program on the interpreter (or, with `--jit`, on the JIT) with R1
+//! pointing at the input memory and R2 holding its length (as uBPF and rbpf do), and prints R0.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bpfvet_vm::{Vm, conformance_helpers};
+use bpfvet_jit::{Engine, EngineKind, JitError};
 use clap::Args;
 
 use crate::InputArgs;
@@ -30,6 +30,33 @@ pub struct RunArgs {
     /// Print {"retval": ..., "ns_per_run": ...}
     #[arg(long)]
     pub json: bool,
+    /// Run on the JIT (checked: the interpreter's results and errors, at native speed)
+    #[arg(long)]
+    pub jit: bool,
+    /// With --jit: no bounds checks, R1 holds a host address. Only for trusted programs: one
+    /// that strays outside its memory can crash bpfvet
+    #[arg(long, requires = "jit")]
+    pub unchecked: bool,
+}
+
+/// The engine `run` and `jit` use for `prog`.
+pub fn engine(
+    prog: &bpfvet_isa::Program,
+    jit: bool,
+    unchecked: bool,
+    file: &std::path::Path,
+) -> Result<Engine, CliError> {
+    let built = match (jit, unchecked) {
+        (false, _) => Engine::new(prog, EngineKind::Interpreter),
+        (true, false) => Engine::new(prog, EngineKind::Jit),
+        // SAFETY: `--unchecked` is the user's explicit statement that the program stays
+        // inside its memory and terminates; its help text says what happens otherwise.
+        (true, true) => unsafe { Engine::new_unchecked(prog, EngineKind::JitUnchecked) },
+    };
+    built.map_err(|e| match e {
+        JitError::Invalid(e) => CliError::input(file, e.to_string()),
+        e => CliError::failed(file, e.to_string()),
+    })
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
@@ -62,9 +89,8 @@ pub fn run(a: &RunArgs) -> Result<u8, CliError> {
         (None, Some(f)) => std::fs::read(f).map_err(|e| CliError::io(f, &e))?,
         (None, None) => Vec::new(),
     };
-    let mut vm =
-        Vm::new(&unit.program).map_err(|e| CliError::input(&a.input.file, e.to_string()))?;
-    conformance_helpers(&mut vm);
+    let mut vm = engine(&unit.program, a.jit, a.unchecked, &a.input.file)?;
+    vm.register_conformance_helpers();
     let fail = |e: bpfvet_vm::VmError| CliError::failed(&a.input.file, e.to_string());
     let mut work = mem.clone();
     let retval = vm.run(&mut work).map_err(fail)?;

@@ -1,0 +1,83 @@
+//! The interface between the target-independent parts of the JIT (analysis, run-time
+//! context, regions, errors) and a code generator for one architecture.
+//!
+//! A backend turns a [`Lowered`] program into position-independent machine code that follows
+//! the contract of `runtime.rs`: an entry function `fn(*mut RunCtx) -> u64` (0 = exit, 1 =
+//! error exit with `RunCtx::err_kind` set), helpers called through the platform C ABI with
+//! the context as sixth argument, one label per BPF instruction. x86-64 is the only backend so
+//! far; `ARM64.md` describes how an arm64 one maps onto the same contract.
+
+use crate::error::JitError;
+use crate::lower::Lowered;
+
+/// What code generation depends on besides the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodegenOptions {
+    /// Emit bounds checks, alignment checks for atomics and budget metering; registers hold the
+    /// interpreter's virtual addresses.
+    pub checked: bool,
+}
+
+/// Absolute addresses generated code may embed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeEnv {
+    /// The helper table (one 16-byte entry per static helper slot).
+    pub helper_table: u64,
+    /// The trampoline `callx` calls.
+    pub callx: u64,
+}
+
+/// Generated machine code and the maps the run time and the disassembly need.
+#[derive(Clone, Debug, Default)]
+pub struct MachineCode {
+    /// The code, position independent.
+    pub bytes: Vec<u8>,
+    /// Offset of the entry function.
+    pub entry: usize,
+    /// Offset of the code of each BPF instruction; entry `len` is the code for control
+    /// running off the end, after which only out-of-line code follows.
+    pub insn_offsets: Vec<usize>,
+    /// Offset of the out-of-line code (error stubs, check subroutines).
+    pub out_of_line: usize,
+    /// Checked mode: return offsets of the bounds-check calls, sorted, with the index of the
+    /// instruction that made each.
+    pub check_sites: Vec<(usize, usize)>,
+}
+
+impl MachineCode {
+    /// The instruction whose bounds check returns to code offset `ret`.
+    pub fn check_site(&self, ret: usize) -> Option<usize> {
+        self.check_sites
+            .binary_search_by_key(&ret, |&(o, _)| o)
+            .ok()
+            .map(|i| self.check_sites[i].1)
+    }
+}
+
+/// One line of a disassembly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsmLine {
+    /// Offset in the code.
+    pub offset: usize,
+    /// The instruction's bytes.
+    pub bytes: Vec<u8>,
+    /// The instruction in Intel syntax.
+    pub text: String,
+}
+
+/// A code generator for one architecture.
+pub trait Backend {
+    /// The architecture's name, as messages show it.
+    const NAME: &'static str;
+
+    /// Compiles `prog`, which `crate::lower::lower` accepted.
+    fn compile(
+        prog: &Lowered,
+        opts: &CodegenOptions,
+        env: &CodeEnv,
+    ) -> Result<MachineCode, JitError>;
+
+    /// Disassembles `code`, numbering offsets from 0 and showing addresses as if the code
+    /// started at `ip`.
+    fn disassemble(code: &[u8], ip: u64) -> Vec<AsmLine>;
+}

@@ -1,0 +1,149 @@
+//! [`Engine`]: one API over the interpreter and the JIT, chosen by one setting
+//! ([`EngineKind`]).
+
+use bpfvet_isa::Program;
+use bpfvet_vm::{
+    CONFORMANCE_HELPER_ID, HelperError, MemRegion, RunOptions, RunResult, Vm, VmError,
+};
+
+use crate::error::JitError;
+use crate::program::JitProgram;
+
+/// Which engine runs programs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// The checked interpreter of `bpfvet-vm`.
+    #[default]
+    Interpreter,
+    /// The JIT in checked mode: native code with the interpreter's results and errors.
+    Jit,
+    /// The JIT without checks (only through [`Engine::new_unchecked`]).
+    JitUnchecked,
+}
+
+enum Inner {
+    Interpreter(Vm),
+    Jit(Box<JitProgram>),
+}
+
+/// A program ready to run on the interpreter or the JIT.
+pub struct Engine {
+    inner: Inner,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Inner::Interpreter(vm) => vm.fmt(f),
+            Inner::Jit(j) => j.fmt(f),
+        }
+    }
+}
+
+impl Engine {
+    /// Prepares `prog` for `kind`. [`EngineKind::JitUnchecked`] falls back to the checked
+    /// JIT here; use [`Engine::new_unchecked`] for it.
+    pub fn new(prog: &Program, kind: EngineKind) -> Result<Engine, JitError> {
+        let inner = match kind {
+            EngineKind::Interpreter => Inner::Interpreter(Vm::new(prog)?),
+            EngineKind::Jit | EngineKind::JitUnchecked => {
+                Inner::Jit(Box::new(JitProgram::new(prog)?))
+            }
+        };
+        Ok(Engine { inner })
+    }
+
+    /// Prepares `prog` for `kind`, with the JIT unchecked when `kind` says so.
+    ///
+    /// # Safety
+    ///
+    /// For [`EngineKind::JitUnchecked`], as [`JitProgram::new_unchecked`]: the program must
+    /// stay inside the memory it is given and terminate.
+    pub unsafe fn new_unchecked(prog: &Program, kind: EngineKind) -> Result<Engine, JitError> {
+        match kind {
+            // SAFETY: the caller's promise is the one `new_unchecked` needs.
+            EngineKind::JitUnchecked => Ok(Engine {
+                inner: Inner::Jit(Box::new(unsafe { JitProgram::new_unchecked(prog)? })),
+            }),
+            kind => Engine::new(prog, kind),
+        }
+    }
+
+    /// The engine in use.
+    pub fn kind(&self) -> EngineKind {
+        match &self.inner {
+            Inner::Interpreter(_) => EngineKind::Interpreter,
+            Inner::Jit(j) if j.is_checked() => EngineKind::Jit,
+            Inner::Jit(_) => EngineKind::JitUnchecked,
+        }
+    }
+
+    /// Registers helper `id`: it gets R1–R5 and returns R0.
+    pub fn register_helper<F>(&mut self, id: u32, f: F)
+    where
+        F: FnMut([u64; 5]) -> Result<u64, HelperError> + 'static,
+    {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.register_helper(id, f),
+            Inner::Jit(j) => j.register_helper(id, f),
+        }
+    }
+
+    /// Registers the helper the BPF conformance suite calls (helper 5 returns R1).
+    pub fn register_conformance_helpers(&mut self) {
+        self.register_helper(CONFORMANCE_HELPER_ID, |args: [u64; 5]| Ok(args[0]));
+    }
+
+    /// Whether helper `id` is registered.
+    pub fn has_helper(&self, id: u32) -> bool {
+        match &self.inner {
+            Inner::Interpreter(vm) => vm.has_helper(id),
+            Inner::Jit(j) => j.has_helper(id),
+        }
+    }
+
+    /// The options [`Engine::run`] uses.
+    pub fn options(&self) -> RunOptions {
+        match &self.inner {
+            Inner::Interpreter(vm) => vm.options(),
+            Inner::Jit(j) => j.options(),
+        }
+    }
+
+    /// Sets the options [`Engine::run`] uses.
+    pub fn set_options(&mut self, options: RunOptions) {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.set_options(options),
+            Inner::Jit(j) => j.set_options(options),
+        }
+    }
+
+    /// Runs the program on `mem` (R1 = its address, R2 = its length); returns R0.
+    pub fn run(&mut self, mem: &mut [u8]) -> Result<u64, VmError> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.run(mem),
+            Inner::Jit(j) => j.run(mem),
+        }
+    }
+
+    /// Runs with the given regions and initial R0–R9.
+    pub fn run_with_regions(
+        &mut self,
+        regions: Vec<MemRegion<'_>>,
+        regs: [u64; 10],
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.run_with_regions(regions, regs, options),
+            Inner::Jit(j) => j.run_with_regions(regions, regs, options),
+        }
+    }
+
+    /// The compiled program, when the engine is the JIT.
+    pub fn jit(&self) -> Option<&JitProgram> {
+        match &self.inner {
+            Inner::Jit(j) => Some(&**j),
+            Inner::Interpreter(_) => None,
+        }
+    }
+}

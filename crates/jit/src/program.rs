@@ -1,0 +1,438 @@
+//! [`JitProgram`]: a program compiled to native code, with its helpers, its stack area and the
+//! entry points that mirror the interpreter's (`run`, `run_with_options`,
+//! `run_with_regions`).
+
+use bpfvet_isa::{CallKind, Insn, Program};
+use bpfvet_vm::{
+    Access, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MemRegion, RegionInfo, RegionKind,
+    RunOptions, RunResult, STACK_SIZE, VmError, stack_base,
+};
+
+use crate::backend::{Backend, CodeEnv, CodegenOptions, MachineCode};
+use crate::error::JitError;
+use crate::lower::{Lowered, lower};
+use crate::regions;
+use crate::runtime::{
+    ExternHelper, Helpers, REGION_ENTRY_SIZE, RegionEntry, RunCtx, callx_trampoline_addr, failed,
+    kind,
+};
+
+#[cfg(all(target_arch = "x86_64", unix))]
+use crate::exec_mem::ExecMemory;
+#[cfg(all(target_arch = "x86_64", unix))]
+type Native = crate::x64::X64;
+
+/// Whether this host can run JIT-compiled code.
+pub const fn available() -> bool {
+    cfg!(all(target_arch = "x86_64", unix))
+}
+
+/// Bytes of the stack area: one 512-byte stack per frame.
+const STACK_AREA: usize = MAX_CALL_FRAMES * STACK_SIZE;
+
+/// A BPF program compiled to x86-64, ready to run.
+///
+/// In checked mode ([`JitProgram::new`]) registers hold the interpreter's virtual addresses,
+/// every access is checked against the live regions, atomics must be aligned and the
+/// instruction budget applies: results, memory and errors are those of the interpreter. In
+/// unchecked mode ([`JitProgram::new_unchecked`]) registers hold host addresses and nothing is
+/// checked, like the kernel's JIT after its verifier.
+pub struct JitProgram {
+    lowered: Lowered,
+    machine: MachineCode,
+    #[cfg(all(target_arch = "x86_64", unix))]
+    code: ExecMemory,
+    helpers: Helpers,
+    /// The stacks of the eight frames (8-byte aligned).
+    stack: Box<[u64; STACK_AREA / 8]>,
+    checked: bool,
+    options: RunOptions,
+    /// The run context, kept between runs so a run only sets what changes.
+    ctx: Box<RunCtx>,
+    /// Address of the entry function.
+    entry: u64,
+    /// Checked mode: the region table, reused between runs.
+    table: Vec<RegionEntry>,
+    /// Checked mode: how many frames' stacks the last run may have written.
+    dirty_frames: usize,
+}
+
+impl std::fmt::Debug for JitProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JitProgram")
+            .field("insns", &self.lowered.len())
+            .field("code_bytes", &self.machine.bytes.len())
+            .field("checked", &self.checked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JitProgram {
+    /// Compiles `prog` in checked mode: safe for any program, with the interpreter's results
+    /// and errors.
+    pub fn new(prog: &Program) -> Result<JitProgram, JitError> {
+        JitProgram::compile(prog, true)
+    }
+
+    /// Compiles `prog` without bounds checks, budget or alignment checks: registers hold
+    /// host addresses (R1 = the input's address in [`JitProgram::run`]), as in the kernel.
+    ///
+    /// # Safety
+    ///
+    /// Running the program must not access memory outside the regions it is given and its
+    /// own stack (512 bytes per frame), nor loop forever: the caller guarantees this, e.g.
+    /// because the verifier accepted the program for an equivalent memory layout. A program
+    /// that breaks it can corrupt or crash the process.
+    pub unsafe fn new_unchecked(prog: &Program) -> Result<JitProgram, JitError> {
+        JitProgram::compile(prog, false)
+    }
+
+    fn compile(prog: &Program, checked: bool) -> Result<JitProgram, JitError> {
+        if !available() {
+            return Err(JitError::Unavailable {
+                arch: std::env::consts::ARCH,
+            });
+        }
+        let lowered = lower(prog)?;
+        let helpers = Helpers::new(&lowered.helper_ids);
+        let env = CodeEnv {
+            helper_table: helpers.table_addr(),
+            callx: callx_trampoline_addr(),
+        };
+        Self::finish(lowered, helpers, env, checked)
+    }
+
+    #[cfg(all(target_arch = "x86_64", unix))]
+    fn finish(
+        lowered: Lowered,
+        helpers: Helpers,
+        env: CodeEnv,
+        checked: bool,
+    ) -> Result<JitProgram, JitError> {
+        let machine = Native::compile(&lowered, &CodegenOptions { checked }, &env)?;
+        let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
+        Ok(JitProgram {
+            lowered,
+            helpers,
+            stack: Box::new([0; STACK_AREA / 8]),
+            checked,
+            options: RunOptions::default(),
+            ctx: Box::new(RunCtx::new([0; 11], std::ptr::null_mut())),
+            entry: code.addr() + machine.entry as u64,
+            table: Vec::new(),
+            dirty_frames: 0,
+            machine,
+            code,
+        })
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    fn finish(_: Lowered, _: Helpers, _: CodeEnv, _: bool) -> Result<JitProgram, JitError> {
+        Err(JitError::Unavailable {
+            arch: std::env::consts::ARCH,
+        })
+    }
+
+    /// Whether the program was compiled in checked mode.
+    pub fn is_checked(&self) -> bool {
+        self.checked
+    }
+
+    /// Bytes of machine code.
+    pub fn code_size(&self) -> usize {
+        self.machine.bytes.len()
+    }
+
+    pub(crate) fn lowered(&self) -> &Lowered {
+        &self.lowered
+    }
+
+    pub(crate) fn machine(&self) -> &MachineCode {
+        &self.machine
+    }
+
+    /// Address at which the code is mapped.
+    pub(crate) fn code_addr(&self) -> u64 {
+        #[cfg(all(target_arch = "x86_64", unix))]
+        return self.code.addr();
+        #[cfg(not(all(target_arch = "x86_64", unix)))]
+        return 0;
+    }
+
+    /// Registers helper `id` (replacing any earlier one): it gets R1–R5 and returns R0, or an
+    /// error that stops the run.
+    pub fn register_helper<F>(&mut self, id: u32, f: F)
+    where
+        F: FnMut([u64; 5]) -> Result<u64, HelperError> + 'static,
+    {
+        self.helpers.insert_boxed(id, Box::new(f));
+    }
+
+    /// Registers a helper that generated code calls directly through the C ABI (the fastest
+    /// kind: no trampoline).
+    pub fn register_extern_helper(&mut self, id: u32, f: ExternHelper) {
+        self.helpers.insert_extern(id, f);
+    }
+
+    /// Whether helper `id` is registered.
+    pub fn has_helper(&self, id: u32) -> bool {
+        self.helpers.contains(id)
+    }
+
+    /// The options [`JitProgram::run`] uses.
+    pub fn options(&self) -> RunOptions {
+        self.options
+    }
+
+    /// Sets the options [`JitProgram::run`] uses.
+    pub fn set_options(&mut self, options: RunOptions) {
+        self.options = options;
+    }
+
+    /// Runs the program on `mem` (R1 = its address, R2 = its length) and returns R0.
+    #[inline]
+    pub fn run(&mut self, mem: &mut [u8]) -> Result<u64, VmError> {
+        let options = self.options;
+        self.run_with_options(mem, &options)
+    }
+
+    /// [`JitProgram::run`] with explicit options.
+    #[inline]
+    pub fn run_with_options(
+        &mut self,
+        mem: &mut [u8],
+        options: &RunOptions,
+    ) -> Result<u64, VmError> {
+        if self.checked {
+            return self.run_input_checked(mem, options);
+        }
+        let mut regs = [0u64; 11];
+        regs[1] = mem.as_mut_ptr() as u64;
+        regs[2] = mem.len() as u64;
+        match self.run_unchecked(regs, options) {
+            Ok(r) => Ok(r.r0),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`JitProgram::run_with_options`] in checked mode (out of line, so the unchecked path
+    /// stays small).
+    #[inline(never)]
+    fn run_input_checked(&mut self, mem: &mut [u8], options: &RunOptions) -> Result<u64, VmError> {
+        let len = mem.len() as u64;
+        let mut regions = [MemRegion::new(RegionKind::Input, INPUT_BASE, mem)];
+        let mut regs = [0u64; 11];
+        regs[1] = INPUT_BASE;
+        regs[2] = len;
+        Ok(self.run_checked(&mut regions, regs, options)?.r0)
+    }
+
+    /// Runs with the given memory regions and initial R0–R9, as
+    /// [`Vm::run_with_regions`](bpfvet_vm::Vm::run_with_regions) does. In unchecked mode,
+    /// register values pointing into (or just past) a region become host addresses, and
+    /// `executed` is 0 (nothing is counted).
+    pub fn run_with_regions(
+        &mut self,
+        mut regions: Vec<MemRegion<'_>>,
+        regs: [u64; 10],
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        regions::validate(&regions)?;
+        let mut all = [0u64; 11];
+        all[..10].copy_from_slice(&regs);
+        if !self.checked {
+            for r in &mut all[..10] {
+                *r = regions::to_host(&mut regions, *r);
+            }
+            return self.run_unchecked(all, options);
+        }
+        self.run_checked(&mut regions, all, options)
+    }
+
+    /// A checked run over validated `regions`.
+    fn run_checked(
+        &mut self,
+        regions: &mut [MemRegion<'_>],
+        mut regs: [u64; 11],
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        // Every frame is zero at the start of a run, as in the interpreter; only the frames
+        // the last run had live can have been written (checked code writes nowhere else).
+        self.stack[..self.dirty_frames * STACK_SIZE / 8].fill(0);
+        let stack = self.stack.as_mut_ptr().cast::<u8>();
+        regions::table(&mut self.table, regions, stack);
+        let fixed = regions.len();
+        let base = self.table.as_mut_ptr() as u64;
+        let entry_size = REGION_ENTRY_SIZE as u64;
+        regs[10] = stack_base(0) + STACK_SIZE as u64;
+        let entry = self.entry_addr();
+        let ctx = &mut *self.ctx;
+        ctx.regs = regs;
+        ctx.helpers = &mut self.helpers;
+        ctx.fp_limit = stack_base(MAX_CALL_FRAMES - 1) + STACK_SIZE as u64;
+        ctx.remaining = options.budget;
+        ctx.may_goto_left = options.may_goto_budget;
+        ctx.regions = base;
+        ctx.cache = base;
+        ctx.live_end = base + (fixed as u64 + 1) * entry_size;
+        ctx.max_live = ctx.live_end;
+        let status = Self::enter(entry, ctx);
+        self.dirty_frames = ((ctx.max_live - base) / entry_size) as usize - fixed;
+        if status == 0 {
+            return Ok(RunResult {
+                r0: ctx.regs[0],
+                executed: options.budget - ctx.remaining,
+            });
+        }
+        let frames = ((ctx.live_end - base) / entry_size) as usize - fixed;
+        let mut live: Vec<_> = regions.iter().map(regions::info).collect();
+        live.extend((0..frames).map(regions::stack_info));
+        Err(self.error(options, &live))
+    }
+
+    #[inline]
+    fn run_unchecked(
+        &mut self,
+        regs: [u64; 11],
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        let entry = self.entry_addr();
+        let stack = self.stack.as_mut_ptr() as u64;
+        let ctx = &mut *self.ctx;
+        ctx.regs = regs;
+        ctx.regs[10] = stack + STACK_SIZE as u64;
+        ctx.fp_limit = stack + STACK_AREA as u64;
+        ctx.may_goto_left = options.may_goto_budget;
+        ctx.helpers = &mut self.helpers;
+        if Self::enter(entry, ctx) == 0 {
+            return Ok(RunResult {
+                r0: ctx.regs[0],
+                executed: 0,
+            });
+        }
+        Err(self.error_cold(options))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn error_cold(&mut self, options: &RunOptions) -> VmError {
+        self.error(options, &[])
+    }
+
+    #[inline]
+    fn entry_addr(&self) -> u64 {
+        self.entry
+    }
+
+    /// Runs the generated code at `entry` on `ctx`; 0 for a normal exit.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
+    fn enter(entry: u64, ctx: &mut RunCtx) -> u64 {
+        // SAFETY: `entry` is the entry function the backend generated for this program, in a
+        // live read+execute mapping owned by the program, with the signature the backend contract
+        // gives it. The code follows the System V ABI (callee-saved registers restored,
+        // stack balanced, 16-byte aligned at calls). It reads and writes only `ctx`, the
+        // helper table and helpers (owned by the program, which the caller borrows mutably
+        // and does not use during the call), the stack area (likewise) and, in checked mode, the regions of the table in `ctx`, each
+        // access bounds-checked against a region borrowed mutably by the caller for this
+        // run. In unchecked mode the caller of `new_unchecked` promised the program stays
+        // inside its regions and stack.
+        unsafe {
+            let f: extern "sysv64" fn(*mut RunCtx) -> u64 = std::mem::transmute(entry as usize);
+            f(ctx)
+        }
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    fn enter(_: u64, _: &mut RunCtx) -> u64 {
+        unreachable!("a JitProgram cannot be built on this host")
+    }
+
+    /// The error of a run that left through the error exit; resets the context's error
+    /// fields for the next run.
+    fn error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
+        let e = self.describe_error(options, live);
+        let ctx = &mut *self.ctx;
+        ctx.err_kind = 0;
+        ctx.helper_failed = 0;
+        ctx.helper_error = None;
+        e
+    }
+
+    fn describe_error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
+        let code_addr = self.code_addr();
+        let ctx = &mut *self.ctx;
+        let l = &self.lowered;
+        let index = ctx.err_index as usize;
+        let pc = |i: usize| l.pcs[i.min(l.len())];
+        match ctx.err_kind {
+            kind::MEMORY => {
+                let ret = ctx.err_ret.wrapping_sub(code_addr) as usize;
+                let i = self.machine.check_site(ret).unwrap_or(0);
+                let (size, access) = access_of(&l.insns[i]);
+                regions::fault(live, pc(i), ctx.err_addr, size, access)
+            }
+            kind::MISALIGNED => VmError::MisalignedAtomic {
+                pc: pc(index),
+                addr: ctx.err_addr,
+                size: access_of(&l.insns[index]).0,
+            },
+            kind::BUDGET => VmError::BudgetExhausted {
+                pc: pc(index + ctx.remaining as usize),
+                budget: options.budget,
+            },
+            kind::CALL_DEPTH => VmError::CallDepth { pc: pc(index) },
+            kind::HELPER => {
+                let id = match l.insns[index] {
+                    Insn::Call(CallKind::Helper(id)) => id as u32 as u64,
+                    _ => ctx.helper_id,
+                };
+                match (ctx.helper_failed, ctx.helper_error.take()) {
+                    (failed::ERROR, Some(e)) => VmError::Helper {
+                        pc: pc(index),
+                        id: id as u32,
+                        message: e.0,
+                    },
+                    _ => VmError::UnknownHelper { pc: pc(index), id },
+                }
+            }
+            _ => insn_error(l, index),
+        }
+    }
+}
+
+/// Size and direction of the memory instruction `insn`.
+fn access_of(insn: &Insn) -> (u32, Access) {
+    let bytes = |s: bpfvet_isa::Size| match s {
+        bpfvet_isa::Size::B => 1,
+        bpfvet_isa::Size::H => 2,
+        bpfvet_isa::Size::W => 4,
+        bpfvet_isa::Size::DW => 8,
+    };
+    match *insn {
+        Insn::Load { size, .. } => (bytes(size), Access::Read),
+        Insn::Store { size, .. } | Insn::StoreReg { size, .. } | Insn::Atomic { size, .. } => {
+            (bytes(size), Access::Write)
+        }
+        _ => (0, Access::Read),
+    }
+}
+
+/// The error of an instruction that always fails, or of control running off the end.
+fn insn_error(l: &Lowered, index: usize) -> VmError {
+    let pc = l.pcs[index.min(l.len())];
+    match l.insns.get(index) {
+        Some(Insn::LdImm64 { kind, .. }) => VmError::NeedsLoader {
+            pc,
+            src: kind.src(),
+        },
+        Some(Insn::LdAbs { .. } | Insn::LdInd { .. }) => VmError::LegacyPacketLoad { pc },
+        Some(Insn::AddrSpaceCast { .. }) => VmError::AddrSpaceCast { pc },
+        Some(Insn::Call(CallKind::Kfunc { btf_id, off })) => VmError::Kfunc {
+            pc,
+            btf_id: *btf_id,
+            off: *off,
+        },
+        _ => VmError::FellOffEnd { pc },
+    }
+}

@@ -1,0 +1,173 @@
+//! Control-flow code: jumps, `may_goto`, helper calls (through the C ABI, R1–R5 kept as the
+//! interpreter keeps them), `callx`, and bpf-to-bpf calls (R6–R9 saved on the native stack,
+//! R10 moved to the next frame, at most eight frames).
+
+use bpfvet_isa::{Cond, Insn, Reg, Src, Width};
+use iced_x86::code_asm::*;
+
+use super::{BUDGET, CTX, Gen, Res, ctx, d, q};
+use crate::runtime::{REGION_ENTRY_SIZE, TABLE_ENTRY_SIZE, frame_step, kind, off};
+
+/// Where a helper call goes.
+enum Callee {
+    /// A helper-table entry's function.
+    Table(AsmMemoryOperand),
+    /// An address in a register.
+    Reg(AsmRegister64),
+}
+
+/// The argument registers R1–R5, saved around helper calls.
+const ARGS: [AsmRegister64; 5] = [rdi, rsi, rdx, rcx, r8];
+
+impl Gen<'_> {
+    fn target(&self, i: usize) -> CodeLabel {
+        // `lower` gives every jump and call a target.
+        self.labels[self.prog.targets[i].unwrap_or(i)]
+    }
+
+    /// `goto`. In unchecked code, a `goto` to a conditional jump takes a copy of that jump
+    /// (then goes to the instruction after it): one taken branch instead of two on the
+    /// common path, as in loops whose branches all meet at the loop test. Checked code keeps
+    /// the plain jump, since the budget is charged where blocks start.
+    pub(super) fn jump(&mut self, i: usize) -> Res {
+        let label = self.target(i);
+        if let Some(t) = self.prog.targets[i]
+            && !self.opts.checked
+            && let Some(&Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            }) = self.prog.insns.get(t)
+        {
+            self.cond_jump(t, width, cond, dst, src)?;
+            let after = self.labels[t + 1];
+            return self.a.jmp(after);
+        }
+        self.a.jmp(label)
+    }
+
+    pub(super) fn cond_jump(
+        &mut self,
+        i: usize,
+        width: Width,
+        cond: Cond,
+        dst: Reg,
+        src: Src,
+    ) -> Res {
+        let t = self.target(i);
+        let w64 = width == Width::W64;
+        let a = &mut self.a;
+        match (cond, src, w64) {
+            (Cond::Set, Src::Reg(s), true) => a.test(q(dst), q(s))?,
+            (Cond::Set, Src::Reg(s), false) => a.test(d(dst), d(s))?,
+            (Cond::Set, Src::Imm(k), true) => a.test(q(dst), k)?,
+            (Cond::Set, Src::Imm(k), false) => a.test(d(dst), k)?,
+            (_, Src::Reg(s), true) => a.cmp(q(dst), q(s))?,
+            (_, Src::Reg(s), false) => a.cmp(d(dst), d(s))?,
+            // `test r, r` sets the flags as `cmp r, 0` does (CF = OF = 0).
+            (_, Src::Imm(0), true) => a.test(q(dst), q(dst))?,
+            (_, Src::Imm(0), false) => a.test(d(dst), d(dst))?,
+            (_, Src::Imm(k), true) => a.cmp(q(dst), k)?,
+            (_, Src::Imm(k), false) => a.cmp(d(dst), k)?,
+        }
+        match cond {
+            Cond::Eq => a.je(t),
+            Cond::Ne | Cond::Set => a.jne(t),
+            Cond::Gt => a.ja(t),
+            Cond::Ge => a.jae(t),
+            Cond::Lt => a.jb(t),
+            Cond::Le => a.jbe(t),
+            Cond::Sgt => a.jg(t),
+            Cond::Sge => a.jge(t),
+            Cond::Slt => a.jl(t),
+            Cond::Sle => a.jle(t),
+        }
+    }
+
+    /// Falls through while the run's `may_goto` budget lasts (and counts it down), then jumps.
+    pub(super) fn may_goto(&mut self, i: usize) -> Res {
+        let t = self.target(i);
+        self.a.cmp(ctx(off::MAY_GOTO), 0)?;
+        self.a.je(t)?;
+        self.a.sub(ctx(off::MAY_GOTO), 1)
+    }
+
+    /// Calls the function at `func` (a memory operand or register) with R1–R5 as arguments
+    /// and the context as the sixth; R0 gets the result, R1–R5 are restored, and a failure the
+    /// callee reports stops the run.
+    fn helper_call(&mut self, i: usize, func: Callee) -> Res {
+        for r in ARGS {
+            self.a.push(r)?;
+        }
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        self.a.mov(r9, CTX)?;
+        match func {
+            Callee::Table(m) => self.a.call(m)?,
+            Callee::Reg(r) => self.a.call(r)?,
+        }
+        if self.opts.checked {
+            self.a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
+        for r in ARGS.iter().rev() {
+            self.a.pop(*r)?;
+        }
+        let stub = self.fail_stub(kind::HELPER, i);
+        self.a.cmp(ctx(off::HELPER_FAILED), 0)?;
+        self.a.jne(stub)
+    }
+
+    pub(super) fn call_helper(&mut self, i: usize, id: u32) -> Res {
+        let slot = self.prog.helper_slot.get(&id).copied().unwrap_or(0) as i32;
+        let entry = slot * TABLE_ENTRY_SIZE;
+        self.a.mov(r11, self.env.helper_table)?;
+        self.a.mov(r10, qword_ptr(r11 + (entry + 8)))?;
+        self.a.mov(ctx(off::HELPER_DATA), r10)?;
+        self.helper_call(i, Callee::Table(qword_ptr(r11 + entry)))
+    }
+
+    pub(super) fn callx(&mut self, i: usize, reg: Reg) -> Res {
+        self.a.mov(ctx(off::HELPER_ID), q(reg))?;
+        self.a.mov(r11, self.env.callx)?;
+        self.helper_call(i, Callee::Reg(r11))
+    }
+
+    pub(super) fn call_local(&mut self, i: usize) -> Res {
+        let t = self.target(i);
+        let step = frame_step(self.opts.checked) as i32;
+        let deep = self.fail_stub(kind::CALL_DEPTH, i);
+        self.a.cmp(rbp, ctx(off::FP_LIMIT))?;
+        self.a.jae(deep)?;
+        for r in [rbx, r13, r14, r15] {
+            self.a.push(r)?;
+        }
+        self.a.sub(rsp, 8)?;
+        self.a.add(rbp, step)?;
+        if self.opts.checked {
+            // One more live stack; remember the deepest for zeroing before the next run.
+            let mut known = self.a.create_label();
+            self.a.add(ctx(off::LIVE_END), REGION_ENTRY_SIZE)?;
+            self.a.mov(r10, ctx(off::LIVE_END))?;
+            self.a.cmp(r10, ctx(off::MAX_LIVE))?;
+            self.a.jbe(known)?;
+            self.a.mov(ctx(off::MAX_LIVE), r10)?;
+            self.bind(&mut known)?;
+        }
+        self.a.call(t)?;
+        self.a.sub(rbp, step)?;
+        if self.opts.checked {
+            self.a.sub(ctx(off::LIVE_END), REGION_ENTRY_SIZE)?;
+            // The cached region may have been the callee's stack; entry 0 is always live.
+            self.a.mov(r11, ctx(off::REGIONS))?;
+            self.a.mov(ctx(off::CACHE), r11)?;
+        }
+        self.a.add(rsp, 8)?;
+        for r in [r15, r14, r13, rbx] {
+            self.a.pop(r)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,547 @@
+//! The x86-64 backend: BPF registers live in fixed host registers (the kernel's mapping), each
+//! BPF instruction becomes a short sequence emitted through iced-x86's code assembler (labels
+//! and branch sizes are the assembler's business), and rare paths go out of line.
+//!
+//! Register map (as the kernel's x86-64 JIT):
+//!
+//! | BPF | R0  | R1  | R2  | R3  | R4  | R5 | R6  | R7  | R8  | R9  | R10 |
+//! |-----|-----|-----|-----|-----|-----|----|-----|-----|-----|-----|-----|
+//! | x86 | rax | rdi | rsi | rdx | rcx | r8 | rbx | r13 | r14 | r15 | rbp |
+//!
+//! R1–R5 are the System V argument registers, so a helper call needs no shuffling; R6–R9 and
+//! R10 are callee-saved. `r12` holds the run context (`RunCtx` in `runtime.rs`);
+//! `r9`, `r10`, `r11` are scratch, except that checked code keeps the instruction budget in
+//! `r9` (saved around the few sequences that need a third scratch register).
+//!
+//! Code layout: the entry function (saves callee-saved registers, loads R0–R10 from the
+//! context, calls the BPF main function, stores R0), then the code of every BPF instruction in
+//! order (`exit` is `ret`: the entry and bpf-to-bpf calls both use `call`), then the
+//! out-of-line error stubs and, in checked mode, the bounds-check subroutines.
+//!
+//! Stack alignment: inside BPF code `rsp % 16 == 8`, as at a function's first instruction;
+//! helper calls push R1–R5 (40 bytes) and so call with an aligned stack; bpf-to-bpf calls push
+//! R6–R9 and 8 bytes of padding.
+
+mod alu;
+mod ctrl;
+mod mem;
+
+use iced_x86::code_asm::*;
+use iced_x86::{
+    BlockEncoderOptions, Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter,
+};
+
+use crate::backend::{AsmLine, Backend, CodeEnv, CodegenOptions, MachineCode};
+use crate::error::JitError;
+use crate::lower::Lowered;
+use crate::runtime::{REGION_ENTRY_SIZE, kind, off, region_off};
+use bpfvet_isa::{Insn, Reg};
+
+/// The x86-64 backend.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct X64;
+
+/// Host register of each BPF register, 64-bit view.
+const R64: [AsmRegister64; 11] = [rax, rdi, rsi, rdx, rcx, r8, rbx, r13, r14, r15, rbp];
+/// 32-bit views.
+const R32: [AsmRegister32; 11] = [eax, edi, esi, edx, ecx, r8d, ebx, r13d, r14d, r15d, ebp];
+/// 16-bit views.
+const R16: [AsmRegister16; 11] = [ax, di, si, dx, cx, r8w, bx, r13w, r14w, r15w, bp];
+/// 8-bit views.
+const R8: [AsmRegister8; 11] = [al, dil, sil, dl, cl, r8b, bl, r13b, r14b, r15b, bpl];
+
+/// Alignment of loop heads.
+const LOOP_ALIGN: usize = 16;
+
+/// The context register.
+const CTX: AsmRegister64 = r12;
+/// Checked mode: the instruction budget left (`RunCtx::remaining` while the code runs).
+const BUDGET: AsmRegister64 = r9;
+
+fn q(r: Reg) -> AsmRegister64 {
+    R64[r.index() as usize]
+}
+fn d(r: Reg) -> AsmRegister32 {
+    R32[r.index() as usize]
+}
+fn w(r: Reg) -> AsmRegister16 {
+    R16[r.index() as usize]
+}
+fn b(r: Reg) -> AsmRegister8 {
+    R8[r.index() as usize]
+}
+
+/// A context field as a qword memory operand.
+fn ctx(offset: i32) -> AsmMemoryOperand {
+    qword_ptr(CTX + offset)
+}
+
+type Res = Result<(), IcedError>;
+
+/// Out-of-line code emitted after the program.
+enum Stub {
+    /// Set `err_kind`/`err_index` and take the error exit.
+    Fail {
+        label: CodeLabel,
+        kind: u64,
+        index: usize,
+    },
+    /// Give back the block's charge, then fail with the budget error.
+    Budget {
+        label: CodeLabel,
+        index: usize,
+        len: u32,
+    },
+    /// A misaligned atomic: the virtual address is in r11.
+    Misaligned { label: CodeLabel, index: usize },
+}
+
+/// Code generation state for one program.
+pub(crate) struct Gen<'p> {
+    a: CodeAssembler,
+    prog: &'p Lowered,
+    opts: CodegenOptions,
+    env: CodeEnv,
+    /// One label per instruction, plus one for the end of the program.
+    labels: Vec<CodeLabel>,
+    /// The error exit: restores the entry stack pointer and returns 1.
+    err_exit: CodeLabel,
+    stubs: Vec<Stub>,
+    /// Checked mode: bounds-check subroutines by (log2 of size, write).
+    checkers: [[Option<CodeLabel>; 2]; 4],
+    /// Checked mode: the label after each bounds-check call, with its instruction.
+    check_sites: Vec<(CodeLabel, usize)>,
+    /// Bytes of padding before each instruction (loop heads are aligned).
+    pads: Vec<usize>,
+}
+
+impl<'p> Gen<'p> {
+    fn new(
+        prog: &'p Lowered,
+        opts: CodegenOptions,
+        env: CodeEnv,
+        pads: Vec<usize>,
+    ) -> Result<Gen<'p>, IcedError> {
+        let mut a = CodeAssembler::new(64)?;
+        let labels = (0..=prog.len()).map(|_| a.create_label()).collect();
+        let err_exit = a.create_label();
+        Ok(Gen {
+            a,
+            prog,
+            opts,
+            env,
+            labels,
+            err_exit,
+            stubs: Vec::new(),
+            checkers: [[None; 2]; 4],
+            check_sites: Vec::new(),
+            pads,
+        })
+    }
+
+    /// Whether control can arrive at instruction `j` other than from `j - 1` (or, in checked
+    /// mode, a block starts there): idioms spanning several instructions must not cross it.
+    fn joins(&self, j: usize) -> bool {
+        if self.opts.checked {
+            self.prog.block_len[j].is_some()
+        } else {
+            self.prog.targeted[j]
+        }
+    }
+
+    /// Binds `label` here (a zero-byte instruction carries it, so labels never collide).
+    fn bind(&mut self, label: &mut CodeLabel) -> Res {
+        self.a.set_label(label)?;
+        self.a.zero_bytes()
+    }
+
+    /// A label for an out-of-line failure of instruction `index`.
+    fn fail_stub(&mut self, kind: u64, index: usize) -> CodeLabel {
+        let label = self.a.create_label();
+        self.stubs.push(Stub::Fail { label, kind, index });
+        label
+    }
+
+    /// `dst = value`, in the shortest form. Clobbers flags when `value` is 0.
+    fn mov_imm(&mut self, dst: AsmRegister64, value: u64) -> Res {
+        let d32 = R32[R64.iter().position(|&r| r == dst).unwrap_or(0)];
+        if value == 0 && R64.contains(&dst) {
+            self.a.xor(d32, d32)
+        } else if let Ok(v) = u32::try_from(value)
+            && R64.contains(&dst)
+        {
+            self.a.mov(d32, v)
+        } else if let Ok(v) = i32::try_from(value as i64) {
+            let reg: iced_x86::Register = dst.into();
+            self.a
+                .add_instruction(Instruction::with2(iced_x86::Code::Mov_rm64_imm32, reg, v)?)
+        } else {
+            self.a.mov(dst, value)
+        }
+    }
+
+    /// The entry function: saves the callee-saved registers the program uses (and r12),
+    /// loads the registers it uses from the context, calls the BPF main function, stores R0.
+    fn entry(&mut self, main: CodeLabel) -> Res {
+        let used = self.prog.used;
+        // (host register, BPF register whose home it is), callee-saved ones only.
+        let saved: Vec<AsmRegister64> = [(rbp, 10), (rbx, 6), (r13, 7), (r14, 8), (r15, 9)]
+            .into_iter()
+            .filter(|&(_, b)| used[b])
+            .map(|(r, _)| r)
+            .chain([r12])
+            .collect();
+        let a = &mut self.a;
+        for r in &saved {
+            a.push(*r)?;
+        }
+        a.mov(CTX, rdi)?;
+        a.mov(ctx(off::ENTRY_RSP), rsp)?;
+        // Only registers read before being written need their initial value (and only those
+        // the program mentions: liveness is conservative around calls).
+        let live = self.prog.entry_live;
+        for (i, r) in R64.iter().enumerate() {
+            if used[i] && live & (1 << i) != 0 {
+                a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
+            }
+        }
+        if self.opts.checked {
+            a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
+        // BPF code runs with rsp % 16 == 8, as at the start of a function.
+        let pad = saved.len().is_multiple_of(2);
+        if pad {
+            a.sub(rsp, 8)?;
+        }
+        a.call(main)?;
+        if pad {
+            a.add(rsp, 8)?;
+        }
+        a.mov(ctx(off::REGS), rax)?;
+        if self.opts.checked {
+            a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        a.xor(eax, eax)?;
+        let mut pops = a.create_label();
+        a.set_label(&mut pops)?;
+        for r in saved.iter().rev() {
+            a.pop(*r)?;
+        }
+        a.ret()?;
+        let mut err_exit = self.err_exit;
+        self.a.set_label(&mut err_exit)?;
+        self.err_exit = err_exit;
+        self.a.mov(rsp, ctx(off::ENTRY_RSP))?;
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        self.a.mov(eax, 1u32)?;
+        self.a.jmp(pops)
+    }
+
+    /// Checked mode: charges the block starting at `index` to the budget.
+    fn charge(&mut self, index: usize, len: u32) -> Res {
+        let label = self.a.create_label();
+        self.stubs.push(Stub::Budget { label, index, len });
+        self.a.sub(BUDGET, len as i32)?;
+        self.a.jb(label)
+    }
+
+    fn body(&mut self) -> Res {
+        let n = self.prog.len();
+        // Instructions already emitted as part of a group (a recognised idiom).
+        let mut covered = 0;
+        for i in 0..=n {
+            if let Some(&pad) = self.pads.get(i)
+                && pad > 0
+            {
+                self.a.nops_with_size(pad)?;
+            }
+            let mut label = self.labels[i];
+            self.bind(&mut label)?;
+            self.labels[i] = label;
+            if self.opts.checked
+                && let Some(len) = self.prog.block_len[i]
+            {
+                self.charge(i, len)?;
+            }
+            if i < covered {
+                continue;
+            }
+            if i == n {
+                let stub = self.fail_stub(kind::INSN, n);
+                self.a.jmp(stub)?;
+            } else if let Some(rot) = self.rotate_at(i) {
+                let spill_dead = self.prog.live_out[i + 3] & (1 << rot.0.index()) == 0;
+                self.rotate(rot, spill_dead)?;
+                covered = i + 4;
+            } else if crate::liveness::pure_dst(&self.prog.insns[i])
+                .is_some_and(|d| self.prog.live_out[i] & (1 << d.index()) == 0)
+            {
+                // Its result is never read.
+            } else {
+                let insn = self.prog.insns[i];
+                self.insn(i, &insn)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insn(&mut self, i: usize, insn: &Insn) -> Res {
+        match *insn {
+            Insn::Alu {
+                width,
+                op,
+                dst,
+                src,
+            } => self.alu(width, op, dst, src),
+            Insn::Neg { width, dst } => self.neg(width, dst),
+            Insn::MovSx {
+                width,
+                bits,
+                dst,
+                src,
+            } => self.movsx(width, bits, dst, src),
+            Insn::Endian { op, bits, dst } => self.endian(op, bits, dst),
+            Insn::LdImm64 {
+                dst,
+                kind: bpfvet_isa::Imm64Kind::Imm,
+                imm,
+                next_imm,
+            } => self.mov_imm(q(dst), Insn::imm64(imm, next_imm)),
+            Insn::Load {
+                size,
+                sign,
+                dst,
+                src,
+                off,
+            } => self.load(i, size, sign, dst, src, off),
+            Insn::Store {
+                size,
+                dst,
+                off,
+                imm,
+            } => self.store_imm(i, size, dst, off, imm),
+            Insn::StoreReg {
+                size,
+                dst,
+                src,
+                off,
+            } => self.store_reg(i, size, dst, src, off),
+            Insn::Atomic {
+                size,
+                op,
+                dst,
+                src,
+                off,
+            } => self.atomic(i, size, op, dst, src, off),
+            Insn::Ja { .. } | Insn::Gotol { .. } => self.jump(i),
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src,
+                ..
+            } => self.cond_jump(i, width, cond, dst, src),
+            Insn::MayGoto { .. } => self.may_goto(i),
+            Insn::Call(bpfvet_isa::CallKind::Helper(id)) => self.call_helper(i, id as u32),
+            Insn::Call(bpfvet_isa::CallKind::Local(_)) => self.call_local(i),
+            Insn::Callx { reg } => self.callx(i, reg),
+            Insn::Exit => self.a.ret(),
+            Insn::LdImm64 { .. }
+            | Insn::Call(bpfvet_isa::CallKind::Kfunc { .. })
+            | Insn::LdAbs { .. }
+            | Insn::LdInd { .. }
+            | Insn::AddrSpaceCast { .. } => {
+                let stub = self.fail_stub(kind::INSN, i);
+                self.a.jmp(stub)
+            }
+        }
+    }
+
+    fn stubs(&mut self) -> Res {
+        let stubs = std::mem::take(&mut self.stubs);
+        for stub in stubs {
+            match stub {
+                Stub::Fail {
+                    mut label,
+                    kind,
+                    index,
+                } => {
+                    self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_KIND), kind as i32)?;
+                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                }
+                Stub::Budget {
+                    mut label,
+                    index,
+                    len,
+                } => {
+                    self.bind(&mut label)?;
+                    self.a.add(BUDGET, len as i32)?;
+                    self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
+                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                }
+                Stub::Misaligned { mut label, index } => {
+                    self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_ADDR), r11)?;
+                    self.a.mov(ctx(off::ERR_KIND), kind::MISALIGNED as i32)?;
+                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                }
+            }
+            self.a.jmp(self.err_exit)?;
+        }
+        Ok(())
+    }
+
+    /// Checked mode: the subroutine that checks an access of `size` bytes at the virtual
+    /// address in r11 against the live regions and turns r11 into the host address, or takes
+    /// the error exit. Clobbers r10 and flags (r9 holds the budget and is left alone).
+    fn checker(&mut self, size: u32, write: bool, mut label: CodeLabel) -> Res {
+        let e = REGION_ENTRY_SIZE;
+        let k = size.trailing_zeros() as i32;
+        // Whether the entry r10 points at holds the access; jumps to `miss` if not.
+        let fits = |g: &mut Gen, miss: CodeLabel| -> Res {
+            g.a.cmp(r11, qword_ptr(r10 + (region_off::LO + 8 * k)))?;
+            g.a.jb(miss)?;
+            g.a.cmp(r11, qword_ptr(r10 + (region_off::LIM + 8 * k)))?;
+            g.a.ja(miss)?;
+            if write {
+                g.a.cmp(qword_ptr(r10 + region_off::WRITABLE), 0)?;
+                g.a.je(miss)?;
+            }
+            Ok(())
+        };
+        let mut scan = self.a.create_label();
+        let mut scan_loop = self.a.create_label();
+        let mut fail = self.a.create_label();
+        self.bind(&mut label)?;
+        // The region that served the last access first.
+        self.a.mov(r10, ctx(off::CACHE))?;
+        fits(self, scan)?;
+        self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
+        self.a.ret()?;
+        // Then every live region, the innermost stack frame first.
+        self.bind(&mut scan)?;
+        self.a.mov(r10, ctx(off::LIVE_END))?;
+        self.bind(&mut scan_loop)?;
+        self.a.sub(r10, e)?;
+        self.a.cmp(r10, ctx(off::REGIONS))?;
+        self.a.jb(fail)?;
+        fits(self, scan_loop)?;
+        self.a.mov(ctx(off::CACHE), r10)?;
+        self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
+        self.a.ret()?;
+        self.bind(&mut fail)?;
+        self.a.mov(ctx(off::ERR_ADDR), r11)?;
+        self.a.pop(r10)?;
+        self.a.mov(ctx(off::ERR_RET), r10)?;
+        self.a.mov(ctx(off::ERR_KIND), kind::MEMORY as i32)?;
+        self.a.jmp(self.err_exit)
+    }
+
+    fn checkers(&mut self) -> Res {
+        for (log, row) in self.checkers.into_iter().enumerate() {
+            for (write, label) in row.into_iter().enumerate() {
+                if let Some(label) = label {
+                    self.checker(1 << log, write == 1, label)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<MachineCode, IcedError> {
+        let mut entry = self.a.create_label();
+        let main = self.labels[0];
+        self.bind(&mut entry)?;
+        self.entry(main)?;
+        self.body()?;
+        let mut ool = self.a.create_label();
+        self.bind(&mut ool)?;
+        self.stubs()?;
+        self.checkers()?;
+        let result = self
+            .a
+            .assemble_options(0, BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS)?;
+        let at = |l: &CodeLabel| result.label_ip(l).map(|ip| ip as usize);
+        let insn_offsets = self.labels.iter().map(at).collect::<Result<Vec<_>, _>>()?;
+        let mut check_sites = self
+            .check_sites
+            .iter()
+            .map(|(l, i)| at(l).map(|o| (o, *i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_sites.sort_unstable();
+        Ok(MachineCode {
+            entry: at(&entry)?,
+            out_of_line: at(&ool)?,
+            insn_offsets,
+            check_sites,
+            bytes: result.inner.code_buffer,
+        })
+    }
+}
+
+impl Backend for X64 {
+    const NAME: &'static str = "x86-64";
+
+    fn compile(
+        prog: &Lowered,
+        opts: &CodegenOptions,
+        env: &CodeEnv,
+    ) -> Result<MachineCode, JitError> {
+        let codegen = |e: IcedError| JitError::Codegen(e.to_string());
+        let run = |pads: Vec<usize>| {
+            Gen::new(prog, *opts, *env, pads)
+                .and_then(Gen::finish)
+                .map_err(codegen)
+        };
+        // Loop heads (targets of backward jumps) start on a 16-byte boundary, as compilers
+        // align loops: without it the speed of a loop varies with where it happens to land.
+        // The padding moves later code, and branches may change size, so adjust a few times.
+        let mut heads: Vec<usize> = (0..prog.len())
+            .filter_map(|j| prog.targets[j].filter(|&t| t <= j))
+            .collect();
+        heads.sort_unstable();
+        heads.dedup();
+        let mut pads = vec![0; prog.len() + 1];
+        let mut code = run(pads.clone())?;
+        for _ in 0..3 {
+            if heads
+                .iter()
+                .all(|&h| code.insn_offsets[h] % LOOP_ALIGN == 0)
+            {
+                break;
+            }
+            for &h in &heads {
+                let misalign = code.insn_offsets[h] % LOOP_ALIGN;
+                pads[h] = (pads[h] + LOOP_ALIGN - misalign) % LOOP_ALIGN;
+            }
+            code = run(pads.clone())?;
+        }
+        Ok(code)
+    }
+
+    fn disassemble(code: &[u8], ip: u64) -> Vec<AsmLine> {
+        let mut decoder = Decoder::with_ip(64, code, ip, DecoderOptions::NONE);
+        let mut formatter = IntelFormatter::new();
+        formatter.options_mut().set_first_operand_char_index(8);
+        formatter
+            .options_mut()
+            .set_space_after_operand_separator(true);
+        let mut out = Vec::new();
+        let mut insn = Instruction::default();
+        while decoder.can_decode() {
+            decoder.decode_out(&mut insn);
+            let mut text = String::new();
+            formatter.format(&insn, &mut text);
+            let start = (insn.ip() - ip) as usize;
+            out.push(AsmLine {
+                offset: start,
+                bytes: code[start..start + insn.len()].to_vec(),
+                text,
+            });
+        }
+        out
+    }
+}
