@@ -22,7 +22,7 @@ pub enum EngineKind {
 }
 
 enum Inner {
-    Interpreter(Vm),
+    Interpreter(Box<Vm>),
     Jit(Box<JitProgram>),
 }
 
@@ -45,7 +45,7 @@ impl Engine {
     /// JIT here; use [`Engine::new_unchecked`] for it.
     pub fn new(prog: &Program, kind: EngineKind) -> Result<Engine, JitError> {
         let inner = match kind {
-            EngineKind::Interpreter => Inner::Interpreter(Vm::new(prog)?),
+            EngineKind::Interpreter => Inner::Interpreter(Box::new(Vm::new(prog)?)),
             EngineKind::Jit | EngineKind::JitUnchecked => {
                 Inner::Jit(Box::new(JitProgram::new(prog)?))
             }
