@@ -89,26 +89,7 @@ fn parse_def(
             ))
         })?
         .to_vec();
-    let mut m = MapDef {
-        name: name.to_string(),
-        real_name: name.to_string(),
-        map_type: 0,
-        key_size: 0,
-        value_size: 0,
-        max_entries: 0,
-        map_flags: 0,
-        numa_node: None,
-        pinning: 0,
-        btf_key_type_id: None,
-        btf_value_type_id: None,
-        inner: None,
-        init_slots: Vec::new(),
-        origin: MapOrigin::Btf,
-        section,
-        section_offset: off,
-        initial_value: None,
-        frozen: false,
-    };
+    let mut m = MapDef::blank(name.to_string(), 0, MapOrigin::Btf, section, off);
     let mut key_size = None;
     let mut value_size = None;
     for mem in &members {

@@ -77,7 +77,14 @@ impl MapDef {
         }
     }
 
-    fn blank(name: String, map_type: u32, origin: MapOrigin, section: usize, off: u64) -> MapDef {
+    /// A definition with only its name, type, origin and place set.
+    pub(crate) fn blank(
+        name: String,
+        map_type: u32,
+        origin: MapOrigin,
+        section: usize,
+        off: u64,
+    ) -> MapDef {
         MapDef {
             real_name: name.clone(),
             name,

@@ -17,20 +17,7 @@ const MAX_PACKET_OFF: u64 = 0xffff;
 const AT_PKT_END: i32 = -1;
 const BEYOND_PKT_END: i32 = -2;
 
-/// The condition with its operands swapped (`flip_opcode`).
-fn flip(c: Cond) -> Cond {
-    match c {
-        Cond::Gt => Cond::Lt,
-        Cond::Lt => Cond::Gt,
-        Cond::Ge => Cond::Le,
-        Cond::Le => Cond::Ge,
-        Cond::Sgt => Cond::Slt,
-        Cond::Slt => Cond::Sgt,
-        Cond::Sge => Cond::Sle,
-        Cond::Sle => Cond::Sge,
-        c => c,
-    }
-}
+use crate::scalar::flip;
 
 /// Pointers that can never be NULL (`reg_not_null`).
 fn not_null(r: &RegState) -> bool {

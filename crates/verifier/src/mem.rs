@@ -463,9 +463,7 @@ impl Verifier<'_> {
         {
             return Err(VerifyError::access(
                 pc,
-                format!(
-                    "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
-                ),
+                negative_min(regno),
             )
             .with_explanation(format!(
                 "the variable offset of R{regno} may be negative (its smallest value is {}); {}. \
@@ -526,12 +524,7 @@ impl Verifier<'_> {
         size: i64,
     ) -> Result<(), VerifyError> {
         if reg.var.smin < 0 {
-            return Err(VerifyError::access(
-                pc,
-                format!(
-                    "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
-                ),
-            ));
+            return Err(VerifyError::access(pc, negative_min(regno)));
         }
         let range = i64::from(reg.range);
         if range < 0 || off < 0 || off + size > range {
@@ -563,12 +556,7 @@ impl Verifier<'_> {
         size: i64,
     ) -> Result<(), VerifyError> {
         if reg.var.smin < 0 {
-            return Err(VerifyError::access(
-                pc,
-                format!(
-                    "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
-                ),
-            ));
+            return Err(VerifyError::access(pc, negative_min(regno)));
         }
         if !crate::ptype::sock_field_ok(reg.ty, off, size) {
             return Err(VerifyError::access(
@@ -871,4 +859,11 @@ fn region_line(reg: &RegState, regno: u8, off: i64, size: i64, limit: i64) -> Re
         ),
         _ => format!("invalid access to memory, mem_size={limit} off={off} size={size}"),
     })
+}
+
+/// The kernel's message for an offset whose minimum may be negative.
+fn negative_min(regno: u8) -> String {
+    format!(
+        "R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+    )
 }

@@ -7,8 +7,8 @@ use bpfvet_isa::insn::Cond;
 use super::Scalar;
 use crate::tnum::Tnum;
 
-/// The comparison with its operands swapped.
-fn flip(c: Cond) -> Cond {
+/// The comparison with its operands swapped (`flip_opcode`).
+pub fn flip(c: Cond) -> Cond {
     match c {
         Cond::Gt => Cond::Lt,
         Cond::Lt => Cond::Gt,

@@ -10,7 +10,7 @@
 
 mod branch;
 
-pub use branch::{branch_taken, refine};
+pub use branch::{branch_taken, flip, refine};
 
 use bpfvet_isa::insn::{AluOp, EndianOp, Width};
 
