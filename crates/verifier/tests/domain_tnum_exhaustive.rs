@@ -6,6 +6,9 @@
 
 use bpfvet_verifier::tnum::Tnum;
 
+/// An operation under test: name, tnum result, concrete function, exact or not.
+type BinOp = (&'static str, Tnum, fn(u64, u64) -> u64, bool);
+
 /// Every tnum over the low `bits` bits, with the upper bits all known equal to `high`.
 fn all_tnums(bits: u32, high: bool) -> Vec<Tnum> {
     let mut out = Vec::new();
@@ -56,7 +59,7 @@ fn binary_ops_are_sound_and_bitwise_ones_exact() {
             let am = members(a);
             for &b in &ts {
                 let bm = members(b);
-                let ops: [(&str, Tnum, fn(u64, u64) -> u64, bool); 6] = [
+                let ops: [BinOp; 6] = [
                     ("add", a.add(b), u64::wrapping_add, true),
                     ("sub", a.sub(b), u64::wrapping_sub, true),
                     ("mul", a.mul(b), u64::wrapping_mul, false),
