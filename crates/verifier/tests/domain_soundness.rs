@@ -240,6 +240,29 @@ proptest! {
     }
 
     #[test]
+    fn inclusion_implies_membership(
+        (a, _) in abstract_value(),
+        (b, bv) in abstract_value(),
+    ) {
+        prop_assert!(a.includes(&a));
+        let joined = Scalar {
+            var_off: a.var_off.union(b.var_off),
+            smin: a.smin.min(b.smin),
+            smax: a.smax.max(b.smax),
+            umin: a.umin.min(b.umin),
+            umax: a.umax.max(b.umax),
+            s32_min: a.s32_min.min(b.s32_min),
+            s32_max: a.s32_max.max(b.s32_max),
+            u32_min: a.u32_min.min(b.u32_min),
+            u32_max: a.u32_max.max(b.u32_max),
+        };
+        prop_assert!(joined.includes(&a) && joined.includes(&b));
+        if a.includes(&b) {
+            check_all(&a, &bv, "includes")?;
+        }
+    }
+
+    #[test]
     fn binary_alu_ops_are_sound(
         (a, av) in abstract_value(),
         (b, bv) in abstract_value(),

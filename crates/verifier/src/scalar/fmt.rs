@@ -34,6 +34,13 @@ impl Scalar {
     }
 }
 
+/// A scalar displays as [`Scalar::fmt_value`]: `5`, `-3` or `scalar(...)`.
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_value().fmt(f)
+    }
+}
+
 /// Display adapter for [`Scalar::fmt_kernel`].
 pub struct RangesFmt<'a>(&'a Scalar);
 

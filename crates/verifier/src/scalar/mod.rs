@@ -191,6 +191,21 @@ impl Scalar {
             && lo <= self.u32_max
     }
 
+    /// True when every value `other` allows is allowed by `self` as far as the views show:
+    /// each of `other`'s eight bounds lies within `self`'s and `self`'s tnum contains
+    /// `other`'s (the kernel's `range_within` plus `tnum_in`, used when pruning states).
+    pub const fn includes(&self, other: &Scalar) -> bool {
+        self.umin <= other.umin
+            && self.umax >= other.umax
+            && self.smin <= other.smin
+            && self.smax >= other.smax
+            && self.u32_min <= other.u32_min
+            && self.u32_max >= other.u32_max
+            && self.s32_min <= other.s32_min
+            && self.s32_max >= other.s32_max
+            && self.var_off.contains(other.var_off)
+    }
+
     /// The number of bits needed to hold the largest unsigned value (the kernel's
     /// `get_reg_width`, used when deciding whether a 32-bit move keeps a scalar link).
     pub const fn width_bits(&self) -> u32 {
