@@ -7,7 +7,6 @@ use bpfvet_isa::insn::{AluOp, Insn, Src, Width};
 use crate::error::{Errno, VerifyError};
 use crate::explore::Verifier;
 use crate::reg::{RegState, RegType};
-use crate::scalar::Scalar;
 use crate::state::State;
 
 /// `BPF_MAX_VAR_OFF`.
@@ -66,7 +65,7 @@ impl Verifier<'_> {
                 self.write_reg(pc, dst)?;
                 let r = *st.reg(src.index());
                 let out = if r.is_scalar() {
-                    RegState::scalar(r.var.movsx(width, bits))
+                    RegState::scalar(r.var.movsx(bits, width))
                 } else {
                     RegState::unknown()
                 };
@@ -103,7 +102,7 @@ impl Verifier<'_> {
                     let out = match width {
                         Width::W64 => r,
                         Width::W32 if r.is_scalar() => {
-                            let mut v = RegState::scalar(r.var.zext32());
+                            let mut v = RegState::scalar(r.var.zext_32_to_64().synced());
                             v.precise = r.precise;
                             if link {
                                 v.id = r.id;
@@ -414,15 +413,4 @@ fn sane_offset(pc: usize, r: &RegState, tname: &str) -> Result<(), VerifyError> 
         ));
     }
     Ok(())
-}
-
-/// Scalar helpers the checkers need beyond the domain's own API.
-pub trait ScalarExt {
-    fn synced(self) -> Scalar;
-}
-
-impl ScalarExt for Scalar {
-    fn synced(self) -> Scalar {
-        self.sync()
-    }
 }

@@ -142,7 +142,7 @@ fn link_bounds(st: &mut State, known: &RegState, v: crate::scalar::Scalar) {
             r.var = v.alu(
                 bpfvet_isa::insn::AluOp::Add,
                 Width::W64,
-                crate::scalar::Scalar::constant(delta as u64),
+                crate::scalar::Scalar::known(delta as u64),
             );
         }
     });

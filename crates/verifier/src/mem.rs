@@ -78,9 +78,9 @@ impl Verifier<'_> {
                 let r = st.reg_mut(dst.index());
                 if size != Size::DW && r.is_scalar() {
                     r.var = if sign {
-                        r.var.coerce_sx(size_bytes(size) as u32)
+                        r.var.coerce_to_size_sx(size_bytes(size) as u8)
                     } else {
-                        r.var.coerce(size_bytes(size) as u32)
+                        r.var.coerce_to_size(size_bytes(size) as u8)
                     };
                 }
             }
@@ -189,7 +189,7 @@ impl Verifier<'_> {
                 self.mem_access(st, pc, dst, off, n, Access::Read, Value::Into(r), true)?;
                 let reg = st.reg_mut(r.index());
                 if reg.is_scalar() && n < 8 {
-                    reg.var = reg.var.coerce(n as u32);
+                    reg.var = reg.var.coerce_to_size(n as u8);
                 }
             }
             None => {

@@ -131,7 +131,7 @@ impl RegState {
             ty: RegType::NotInit,
             flags: RegFlags::default(),
             off: 0,
-            var: Scalar::unknown(),
+            var: Scalar::UNKNOWN,
             id: 0,
             ref_obj_id: 0,
             map: 0,
@@ -155,7 +155,7 @@ impl RegState {
     pub fn constant(v: u64) -> RegState {
         RegState {
             ty: RegType::Scalar,
-            var: Scalar::constant(v),
+            var: Scalar::known(v),
             ..RegState::not_init()
         }
     }
@@ -173,7 +173,7 @@ impl RegState {
     pub fn pointer(ty: RegType) -> RegState {
         RegState {
             ty,
-            var: Scalar::constant(0),
+            var: Scalar::known(0),
             ..RegState::not_init()
         }
     }
