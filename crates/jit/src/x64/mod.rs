@@ -251,6 +251,7 @@ impl<'p> Gen<'p> {
         let n = self.prog.len();
         // Instructions already emitted as part of a group (a recognised idiom).
         let mut covered = 0;
+        let (fold, skip) = self.scaled_index_plan();
         for i in 0..=n {
             if let Some(&pad) = self.pads.get(i)
                 && pad > 0
@@ -271,6 +272,10 @@ impl<'p> Gen<'p> {
             if i == n {
                 let stub = self.fail_stub(kind::INSN, n);
                 self.a.jmp(stub)?;
+            } else if skip[i] {
+                // A shift folded into a later add.
+            } else if let (Some((b, k)), Insn::Alu { dst: a, .. }) = (fold[i], self.prog.insns[i]) {
+                self.scaled_add(a, b, k)?;
             } else if let Some(rot) = self.rotate_at(i) {
                 let spill_dead = self.prog.live_out[i + 3] & (1 << rot.0.index()) == 0;
                 self.rotate(rot, spill_dead)?;
