@@ -26,8 +26,8 @@
 //! Differences from the interpreter: unchecked mode runs on host addresses (a program that
 //! returns a pointer returns a host address), does not count instructions (`executed` is 0)
 //! and does not clear the stack between runs (verified programs never read uninitialised
-//! stack). Helpers get their arguments only ([`JitProgram::register_helper`]); the
-//! interpreter's helpers with memory access have no JIT counterpart yet.
+//! stack). Helpers that need the program's memory implement their access through
+//! [`HelperMemory`], which both engines provide ([`Engine::register_helper_with_memory`]).
 //!
 //! ```
 //! use bpfvet_isa::{asm, Dialect, Program};
@@ -64,6 +64,7 @@ mod engine;
 mod error;
 mod liveness;
 mod lower;
+mod memory;
 mod program;
 mod regions;
 mod runtime;
@@ -76,6 +77,7 @@ pub use backend::{AsmLine, Backend, CodeEnv, CodegenOptions, MachineCode};
 pub use engine::{Engine, EngineKind};
 pub use error::JitError;
 pub use lower::{Lowered, lower};
+pub use memory::{HelperMemory, JitMemory};
 pub use program::{JitProgram, available};
 pub use runtime::ExternHelper;
 

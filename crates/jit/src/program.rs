@@ -168,6 +168,17 @@ impl JitProgram {
         self.helpers.insert_boxed(id, Box::new(f));
     }
 
+    /// Registers helper `id` with access to the program's memory through [`JitMemory`]
+    /// (checked against the run's live regions, as the interpreter's helpers are).
+    ///
+    /// [`JitMemory`]: crate::JitMemory
+    pub fn register_helper_with_memory<F>(&mut self, id: u32, f: F)
+    where
+        F: FnMut(&mut crate::JitMemory<'_>, [u64; 5]) -> Result<u64, HelperError> + 'static,
+    {
+        self.helpers.insert_memory(id, Box::new(f));
+    }
+
     /// Registers a helper that generated code calls directly through the C ABI (the fastest
     /// kind: no trampoline).
     pub fn register_extern_helper(&mut self, id: u32, f: ExternHelper) {
@@ -209,6 +220,9 @@ impl JitProgram {
         let mut regs = [0u64; 11];
         regs[1] = mem.as_mut_ptr() as u64;
         regs[2] = mem.len() as u64;
+        if self.helpers.wants_memory() {
+            self.unchecked_table(&[(regs[1], regs[2], true)]);
+        }
         match self.run_unchecked(regs, options) {
             Ok(r) => Ok(r.r0),
             Err(e) => Err(e),
@@ -243,6 +257,13 @@ impl JitProgram {
         if !self.checked {
             for r in &mut all[..10] {
                 *r = regions::to_host(&mut regions, *r);
+            }
+            if self.helpers.wants_memory() {
+                let spans: Vec<_> = regions
+                    .iter_mut()
+                    .map(|r| (r.data.as_mut_ptr() as u64, r.data.len() as u64, r.writable))
+                    .collect();
+                self.unchecked_table(&spans);
             }
             return self.run_unchecked(all, options);
         }
@@ -290,6 +311,24 @@ impl JitProgram {
         Err(self.error(options, &live))
     }
 
+    /// Unchecked mode with memory helpers: a region table of host ranges (`spans`: address,
+    /// length, writable) and the whole stack area, for [`JitMemory`](crate::JitMemory).
+    /// Cleared again by the run.
+    fn unchecked_table(&mut self, spans: &[(u64, u64, bool)]) {
+        let stack = self.stack.as_mut_ptr() as u64;
+        self.table.clear();
+        self.table.extend(
+            spans
+                .iter()
+                .map(|&(host, len, w)| regions::entry(host, len, w, host)),
+        );
+        self.table
+            .push(regions::entry(stack, STACK_AREA as u64, true, stack));
+        let base = self.table.as_mut_ptr() as u64;
+        self.ctx.regions = base;
+        self.ctx.live_end = base + (self.table.len() * REGION_ENTRY_SIZE as usize) as u64;
+    }
+
     #[inline]
     fn run_unchecked(
         &mut self,
@@ -304,7 +343,10 @@ impl JitProgram {
         ctx.fp_limit = stack + STACK_AREA as u64;
         ctx.may_goto_left = options.may_goto_budget;
         ctx.helpers = &mut self.helpers;
-        if Self::enter(entry, ctx) == 0 {
+        let status = Self::enter(entry, ctx);
+        // The table (if any) belongs to this run only.
+        ctx.regions = 0;
+        if status == 0 {
             return Ok(RunResult {
                 r0: ctx.regs[0],
                 executed: 0,
