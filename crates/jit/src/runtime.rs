@@ -183,6 +183,8 @@ enum Helper {
 /// per id, at a fixed address generated code embeds).
 pub(crate) struct Helpers {
     by_id: HashMap<u32, Helper>,
+    /// Whether some registered helper is a memory helper.
+    memory: bool,
     ids: Vec<u32>,
     table: Box<[TableEntry]>,
 }
@@ -196,6 +198,7 @@ impl Helpers {
         };
         Helpers {
             by_id: HashMap::new(),
+            memory: false,
             ids: ids.to_vec(),
             table: vec![unknown; ids.len()].into_boxed_slice(),
         }
@@ -230,6 +233,7 @@ impl Helpers {
         }
         // The old helper (if any) is dropped only after the table no longer points at it.
         self.by_id.insert(id, h);
+        self.memory = self.by_id.values().any(|h| matches!(h, Helper::Memory(_)));
     }
 
     pub fn insert_boxed(&mut self, id: u32, f: BoxedHelper) {
@@ -241,8 +245,9 @@ impl Helpers {
     }
 
     /// Whether some helper needs the region table (in unchecked mode it is built only then).
+    #[inline]
     pub fn wants_memory(&self) -> bool {
-        self.by_id.values().any(|h| matches!(h, Helper::Memory(_)))
+        self.memory
     }
 
     pub fn insert_extern(&mut self, id: u32, f: ExternHelper) {
