@@ -26,6 +26,15 @@ pub(crate) type BoxedHelper = Box<dyn FnMut([u64; 5]) -> Result<u64, HelperError
 pub(crate) type MemoryHelper =
     Box<dyn FnMut(&mut JitMemory<'_>, [u64; 5]) -> Result<u64, HelperError>>;
 
+/// What the entry functions return (in rax:rdx): 0 for a normal exit with R0 in `r0`, 1 for
+/// the error exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Exit {
+    pub status: u64,
+    pub r0: u64,
+}
+
 /// Why generated code left through the error exit (`RunCtx::err_kind`).
 pub(crate) mod kind {
     /// A memory access outside every live region (checked mode): `err_addr`, `err_ret`.
