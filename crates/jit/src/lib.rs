@@ -17,9 +17,11 @@
 //!
 //! Code generation: BPF registers live in the kernel's fixed x86-64 registers; register
 //! liveness lets register-only instructions whose result is never read emit nothing; a few
-//! idioms get one instruction sequence (multiplication by small constants, rotates). Branches
-//! are left as the program has them: fusing range checks and `==` chains into one branch
-//! measured slower on the parser benchmark (branch prediction). Checked mode keeps the budget
+//! idioms get one instruction sequence (multiplication by small constants, rotates, a shifted
+//! index added to a base as one `lea`); a `goto` to a conditional jump takes a copy of it;
+//! loop heads are 16-byte aligned; registers are loaded at entry only if read before being
+//! written. Fusing range checks and `==` chains into one branch measured slower on the
+//! parser benchmark (branch prediction), so branches otherwise stay as the program has them. Checked mode keeps the budget
 //! in a register and checks each access with a short subroutine that tries the last region
 //! first. [`JitProgram::dump`] lists the x86-64 under each BPF instruction.
 //!
