@@ -2,9 +2,11 @@
 //! context, regions, errors) and a code generator for one architecture.
 //!
 //! A backend turns a [`Lowered`] program into position-independent machine code that follows
-//! the contract of `runtime.rs`: an entry function `fn(*mut RunCtx) -> u64` (0 = exit, 1 =
-//! error exit with `RunCtx::err_kind` set), helpers called through the platform C ABI with
-//! the context as sixth argument, one label per BPF instruction. x86-64 is the only backend so
+//! the contract of `runtime.rs`: entry functions `fn(*mut RunCtx) -> Exit` (registers from the
+//! context) and `fn(r1, r2, *mut RunCtx) -> Exit` (R1, R2 as arguments, R3–R9 zero), where
+//! `Exit` is `(status, R0)` (status 0 = exit, 1 = error exit with `RunCtx::err_kind` set),
+//! helpers called through the platform C ABI with the context as sixth argument, one label per
+//! BPF instruction. x86-64 is the only backend so
 //! far; `ARM64.md` describes how an arm64 one maps onto the same contract.
 
 use crate::error::JitError;
@@ -32,8 +34,10 @@ pub struct CodeEnv {
 pub struct MachineCode {
     /// The code, position independent.
     pub bytes: Vec<u8>,
-    /// Offset of the entry function.
+    /// Offset of the general entry function, `fn(*mut RunCtx) -> Exit`.
     pub entry: usize,
+    /// Offset of the fast entry function, `fn(r1, r2, *mut RunCtx) -> Exit`.
+    pub fast_entry: usize,
     /// Offset of the code of each BPF instruction; entry `len` is the code for control
     /// running off the end, after which only out-of-line code follows.
     pub insn_offsets: Vec<usize>,

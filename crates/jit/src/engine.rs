@@ -7,6 +7,7 @@ use bpfvet_vm::{
 };
 
 use crate::error::JitError;
+use crate::memory::HelperMemory;
 use crate::program::JitProgram;
 
 /// Which engine runs programs.
@@ -86,6 +87,21 @@ impl Engine {
         match &mut self.inner {
             Inner::Interpreter(vm) => vm.register_helper(id, f),
             Inner::Jit(j) => j.register_helper(id, f),
+        }
+    }
+
+    /// Registers helper `id` with access to the program's memory: the same closure runs on
+    /// the interpreter (through its `HelperContext`) and on the JIT (through `JitMemory`).
+    pub fn register_helper_with_memory<F>(&mut self, id: u32, mut f: F)
+    where
+        F: FnMut(&mut dyn HelperMemory, [u64; 5]) -> Result<u64, HelperError> + 'static,
+    {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.register_helper_with_context(id, move |ctx| {
+                let args = ctx.args;
+                f(ctx, args)
+            }),
+            Inner::Jit(j) => j.register_helper_with_memory(id, move |m, args| f(m, args)),
         }
     }
 

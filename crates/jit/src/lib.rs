@@ -17,17 +17,19 @@
 //!
 //! Code generation: BPF registers live in the kernel's fixed x86-64 registers; register
 //! liveness lets register-only instructions whose result is never read emit nothing; a few
-//! idioms get one instruction sequence (multiplication by small constants, rotates). Branches
-//! are left as the program has them: fusing range checks and `==` chains into one branch
-//! measured slower on the parser benchmark (branch prediction). Checked mode keeps the budget
+//! idioms get one instruction sequence (multiplication by small constants, rotates, a shifted
+//! index added to a base as one `lea`); a `goto` to a conditional jump takes a copy of it;
+//! loop heads are 16-byte aligned; registers are loaded at entry only if read before being
+//! written. Fusing range checks and `==` chains into one branch measured slower on the
+//! parser benchmark (branch prediction), so branches otherwise stay as the program has them. Checked mode keeps the budget
 //! in a register and checks each access with a short subroutine that tries the last region
 //! first. [`JitProgram::dump`] lists the x86-64 under each BPF instruction.
 //!
 //! Differences from the interpreter: unchecked mode runs on host addresses (a program that
 //! returns a pointer returns a host address), does not count instructions (`executed` is 0)
 //! and does not clear the stack between runs (verified programs never read uninitialised
-//! stack). Helpers get their arguments only ([`JitProgram::register_helper`]); the
-//! interpreter's helpers with memory access have no JIT counterpart yet.
+//! stack). Helpers that need the program's memory implement their access through
+//! [`HelperMemory`], which both engines provide ([`Engine::register_helper_with_memory`]).
 //!
 //! ```
 //! use bpfvet_isa::{asm, Dialect, Program};
@@ -64,6 +66,7 @@ mod engine;
 mod error;
 mod liveness;
 mod lower;
+mod memory;
 mod program;
 mod regions;
 mod runtime;
@@ -76,6 +79,7 @@ pub use backend::{AsmLine, Backend, CodeEnv, CodegenOptions, MachineCode};
 pub use engine::{Engine, EngineKind};
 pub use error::JitError;
 pub use lower::{Lowered, lower};
+pub use memory::{HelperMemory, JitMemory};
 pub use program::{JitProgram, available};
 pub use runtime::ExternHelper;
 

@@ -23,7 +23,7 @@ const ARGS: RegSet = 0b11_1110;
 const ALL: RegSet = 0x7ff;
 
 /// (registers read, registers certainly written) by `insn`.
-fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
+pub(crate) fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
     let src_bit = |s: Src| match s {
         Src::Reg(r) => bit(r),
         Src::Imm(_) => 0,

@@ -13,8 +13,8 @@ use crate::error::JitError;
 use crate::lower::{Lowered, lower};
 use crate::regions;
 use crate::runtime::{
-    ExternHelper, Helpers, REGION_ENTRY_SIZE, RegionEntry, RunCtx, callx_trampoline_addr, failed,
-    kind,
+    Exit, ExternHelper, Helpers, REGION_ENTRY_SIZE, RegionEntry, RunCtx, callx_trampoline_addr,
+    failed, kind,
 };
 
 #[cfg(all(target_arch = "x86_64", unix))]
@@ -42,15 +42,17 @@ pub struct JitProgram {
     machine: MachineCode,
     #[cfg(all(target_arch = "x86_64", unix))]
     code: ExecMemory,
-    helpers: Helpers,
+    helpers: Box<Helpers>,
     /// The stacks of the eight frames (8-byte aligned).
     stack: Box<[u64; STACK_AREA / 8]>,
     checked: bool,
     options: RunOptions,
     /// The run context, kept between runs so a run only sets what changes.
     ctx: Box<RunCtx>,
-    /// Address of the entry function.
+    /// Address of the general entry function.
     entry: u64,
+    /// Address of the fast entry function.
+    fast_entry: u64,
     /// Checked mode: the region table, reused between runs.
     table: Vec<RegionEntry>,
     /// Checked mode: how many frames' stacks the last run may have written.
@@ -113,12 +115,13 @@ impl JitProgram {
         let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
         Ok(JitProgram {
             lowered,
-            helpers,
+            helpers: Box::new(helpers),
             stack: Box::new([0; STACK_AREA / 8]),
             checked,
             options: RunOptions::default(),
             ctx: Box::new(RunCtx::new([0; 11], std::ptr::null_mut())),
             entry: code.addr() + machine.entry as u64,
+            fast_entry: code.addr() + machine.fast_entry as u64,
             table: Vec::new(),
             dirty_frames: 0,
             machine,
@@ -168,6 +171,17 @@ impl JitProgram {
         self.helpers.insert_boxed(id, Box::new(f));
     }
 
+    /// Registers helper `id` with access to the program's memory through [`JitMemory`]
+    /// (checked against the run's live regions, as the interpreter's helpers are).
+    ///
+    /// [`JitMemory`]: crate::JitMemory
+    pub fn register_helper_with_memory<F>(&mut self, id: u32, f: F)
+    where
+        F: FnMut(&mut crate::JitMemory<'_>, [u64; 5]) -> Result<u64, HelperError> + 'static,
+    {
+        self.helpers.insert_memory(id, Box::new(f));
+    }
+
     /// Registers a helper that generated code calls directly through the C ABI (the fastest
     /// kind: no trampoline).
     pub fn register_extern_helper(&mut self, id: u32, f: ExternHelper) {
@@ -206,13 +220,23 @@ impl JitProgram {
         if self.checked {
             return self.run_input_checked(mem, options);
         }
-        let mut regs = [0u64; 11];
-        regs[1] = mem.as_mut_ptr() as u64;
-        regs[2] = mem.len() as u64;
-        match self.run_unchecked(regs, options) {
-            Ok(r) => Ok(r.r0),
-            Err(e) => Err(e),
+        let (r1, r2) = (mem.as_mut_ptr() as u64, mem.len() as u64);
+        if self.helpers.wants_memory() {
+            self.unchecked_table(&[(r1, r2, true)]);
         }
+        let entry = self.fast_entry;
+        let stack = self.stack.as_mut_ptr() as u64;
+        let ctx = &mut *self.ctx;
+        ctx.regs[10] = stack + STACK_SIZE as u64;
+        ctx.fp_limit = stack + STACK_AREA as u64;
+        ctx.may_goto_left = options.may_goto_budget;
+        ctx.helpers = &mut *self.helpers;
+        let exit = Self::enter_fast(entry, r1, r2, ctx);
+        ctx.regions = 0;
+        if exit.status == 0 {
+            return Ok(exit.r0);
+        }
+        Err(self.error_cold(options))
     }
 
     /// [`JitProgram::run_with_options`] in checked mode (out of line, so the unchecked path
@@ -244,6 +268,13 @@ impl JitProgram {
             for r in &mut all[..10] {
                 *r = regions::to_host(&mut regions, *r);
             }
+            if self.helpers.wants_memory() {
+                let spans: Vec<_> = regions
+                    .iter_mut()
+                    .map(|r| (r.data.as_mut_ptr() as u64, r.data.len() as u64, r.writable))
+                    .collect();
+                self.unchecked_table(&spans);
+            }
             return self.run_unchecked(all, options);
         }
         self.run_checked(&mut regions, all, options)
@@ -268,7 +299,7 @@ impl JitProgram {
         let entry = self.entry_addr();
         let ctx = &mut *self.ctx;
         ctx.regs = regs;
-        ctx.helpers = &mut self.helpers;
+        ctx.helpers = &mut *self.helpers;
         ctx.fp_limit = stack_base(MAX_CALL_FRAMES - 1) + STACK_SIZE as u64;
         ctx.remaining = options.budget;
         ctx.may_goto_left = options.may_goto_budget;
@@ -276,11 +307,11 @@ impl JitProgram {
         ctx.cache = base;
         ctx.live_end = base + (fixed as u64 + 1) * entry_size;
         ctx.max_live = ctx.live_end;
-        let status = Self::enter(entry, ctx);
+        let exit = Self::enter(entry, ctx);
         self.dirty_frames = ((ctx.max_live - base) / entry_size) as usize - fixed;
-        if status == 0 {
+        if exit.status == 0 {
             return Ok(RunResult {
-                r0: ctx.regs[0],
+                r0: exit.r0,
                 executed: options.budget - ctx.remaining,
             });
         }
@@ -288,6 +319,24 @@ impl JitProgram {
         let mut live: Vec<_> = regions.iter().map(regions::info).collect();
         live.extend((0..frames).map(regions::stack_info));
         Err(self.error(options, &live))
+    }
+
+    /// Unchecked mode with memory helpers: a region table of host ranges (`spans`: address,
+    /// length, writable) and the whole stack area, for [`JitMemory`](crate::JitMemory).
+    /// Cleared again by the run.
+    fn unchecked_table(&mut self, spans: &[(u64, u64, bool)]) {
+        let stack = self.stack.as_mut_ptr() as u64;
+        self.table.clear();
+        self.table.extend(
+            spans
+                .iter()
+                .map(|&(host, len, w)| regions::entry(host, len, w, host)),
+        );
+        self.table
+            .push(regions::entry(stack, STACK_AREA as u64, true, stack));
+        let base = self.table.as_mut_ptr() as u64;
+        self.ctx.regions = base;
+        self.ctx.live_end = base + (self.table.len() * REGION_ENTRY_SIZE as usize) as u64;
     }
 
     #[inline]
@@ -303,10 +352,13 @@ impl JitProgram {
         ctx.regs[10] = stack + STACK_SIZE as u64;
         ctx.fp_limit = stack + STACK_AREA as u64;
         ctx.may_goto_left = options.may_goto_budget;
-        ctx.helpers = &mut self.helpers;
-        if Self::enter(entry, ctx) == 0 {
+        ctx.helpers = &mut *self.helpers;
+        let exit = Self::enter(entry, ctx);
+        // The table (if any) belongs to this run only.
+        ctx.regions = 0;
+        if exit.status == 0 {
             return Ok(RunResult {
-                r0: ctx.regs[0],
+                r0: exit.r0,
                 executed: 0,
             });
         }
@@ -324,27 +376,45 @@ impl JitProgram {
         self.entry
     }
 
-    /// Runs the generated code at `entry` on `ctx`; 0 for a normal exit.
+    /// Runs the generated code's general entry at `entry` on `ctx`.
     #[cfg(all(target_arch = "x86_64", unix))]
     #[inline]
-    fn enter(entry: u64, ctx: &mut RunCtx) -> u64 {
-        // SAFETY: `entry` is the entry function the backend generated for this program, in a
-        // live read+execute mapping owned by the program, with the signature the backend contract
-        // gives it. The code follows the System V ABI (callee-saved registers restored,
-        // stack balanced, 16-byte aligned at calls). It reads and writes only `ctx`, the
-        // helper table and helpers (owned by the program, which the caller borrows mutably
-        // and does not use during the call), the stack area (likewise) and, in checked mode, the regions of the table in `ctx`, each
-        // access bounds-checked against a region borrowed mutably by the caller for this
-        // run. In unchecked mode the caller of `new_unchecked` promised the program stays
-        // inside its regions and stack.
+    fn enter(entry: u64, ctx: &mut RunCtx) -> Exit {
+        // SAFETY: `entry` is the general entry function the backend generated for this
+        // program, in a live read+execute mapping owned by the program, with the signature
+        // the backend contract gives it. The code follows the System V ABI (callee-saved
+        // registers restored, stack balanced, 16-byte aligned at calls). It reads and writes
+        // only `ctx`, the helper table and helpers (owned by the program, which the caller
+        // borrows mutably and does not use during the call), the stack area (likewise) and,
+        // in checked mode, the regions of the table in `ctx`, each access bounds-checked
+        // against a region borrowed mutably by the caller for this run. In unchecked mode the
+        // caller of `new_unchecked` promised the program stays inside its regions and stack.
         unsafe {
-            let f: extern "sysv64" fn(*mut RunCtx) -> u64 = std::mem::transmute(entry as usize);
+            let f: extern "sysv64" fn(*mut RunCtx) -> Exit = std::mem::transmute(entry as usize);
             f(ctx)
         }
     }
 
+    /// Runs the generated code's fast entry at `entry` with R1 = `r1`, R2 = `r2`.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
+    fn enter_fast(entry: u64, r1: u64, r2: u64, ctx: &mut RunCtx) -> Exit {
+        // SAFETY: as in `enter`, for the fast entry function, whose signature the backend
+        // contract gives as `fn(r1, r2, *mut RunCtx) -> Exit`.
+        unsafe {
+            let f: extern "sysv64" fn(u64, u64, *mut RunCtx) -> Exit =
+                std::mem::transmute(entry as usize);
+            f(r1, r2, ctx)
+        }
+    }
+
     #[cfg(not(all(target_arch = "x86_64", unix)))]
-    fn enter(_: u64, _: &mut RunCtx) -> u64 {
+    fn enter(_: u64, _: &mut RunCtx) -> Exit {
+        unreachable!("a JitProgram cannot be built on this host")
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    fn enter_fast(_: u64, _: u64, _: u64, _: &mut RunCtx) -> Exit {
         unreachable!("a JitProgram cannot be built on this host")
     }
 

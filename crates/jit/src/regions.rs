@@ -66,7 +66,7 @@ pub(crate) fn stack_info(frame: usize) -> RegionInfo {
 }
 
 /// The table entry of a region of `len` bytes at virtual `vlo`, host `host`.
-fn entry(vlo: u64, len: u64, writable: bool, host: u64) -> RegionEntry {
+pub(crate) fn entry(vlo: u64, len: u64, writable: bool, host: u64) -> RegionEntry {
     let mut e = RegionEntry {
         writable: writable as u64,
         delta: host.wrapping_sub(vlo),

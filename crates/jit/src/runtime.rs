@@ -14,11 +14,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use bpfvet_vm::HelperError;
 
+use crate::memory::JitMemory;
+
 /// A helper called directly through the platform C ABI: R1–R5 in, R0 out. It cannot fail.
 pub type ExternHelper = extern "C" fn(u64, u64, u64, u64, u64) -> u64;
 
 /// A helper closure, as [`bpfvet_vm::Vm::register_helper`] takes them.
 pub(crate) type BoxedHelper = Box<dyn FnMut([u64; 5]) -> Result<u64, HelperError>>;
+
+/// A helper closure with access to the program's memory.
+pub(crate) type MemoryHelper =
+    Box<dyn FnMut(&mut JitMemory<'_>, [u64; 5]) -> Result<u64, HelperError>>;
+
+/// What the entry functions return (in rax:rdx): 0 for a normal exit with R0 in `r0`, 1 for
+/// the error exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Exit {
+    pub status: u64,
+    pub r0: u64,
+}
 
 /// Why generated code left through the error exit (`RunCtx::err_kind`).
 pub(crate) mod kind {
@@ -170,12 +185,15 @@ pub(crate) const TABLE_ENTRY_SIZE: i32 = std::mem::size_of::<TableEntry>() as i3
 enum Helper {
     Extern(ExternHelper),
     Boxed(Box<BoxedHelper>),
+    Memory(Box<MemoryHelper>),
 }
 
 /// The registered helpers, and the table of the static helper ids a program calls (one slot
 /// per id, at a fixed address generated code embeds).
 pub(crate) struct Helpers {
     by_id: HashMap<u32, Helper>,
+    /// Whether some registered helper is a memory helper.
+    memory: bool,
     ids: Vec<u32>,
     table: Box<[TableEntry]>,
 }
@@ -189,6 +207,7 @@ impl Helpers {
         };
         Helpers {
             by_id: HashMap::new(),
+            memory: false,
             ids: ids.to_vec(),
             table: vec![unknown; ids.len()].into_boxed_slice(),
         }
@@ -209,6 +228,10 @@ impl Helpers {
                 func: boxed_trampoline as *const () as u64,
                 data: &mut **b as *mut BoxedHelper as u64,
             },
+            Helper::Memory(b) => TableEntry {
+                func: memory_trampoline as *const () as u64,
+                data: &mut **b as *mut MemoryHelper as u64,
+            },
         }
     }
 
@@ -219,10 +242,21 @@ impl Helpers {
         }
         // The old helper (if any) is dropped only after the table no longer points at it.
         self.by_id.insert(id, h);
+        self.memory = self.by_id.values().any(|h| matches!(h, Helper::Memory(_)));
     }
 
     pub fn insert_boxed(&mut self, id: u32, f: BoxedHelper) {
         self.insert(id, Helper::Boxed(Box::new(f)));
+    }
+
+    pub fn insert_memory(&mut self, id: u32, f: MemoryHelper) {
+        self.insert(id, Helper::Memory(Box::new(f)));
+    }
+
+    /// Whether some helper needs the region table (in unchecked mode it is built only then).
+    #[inline]
+    pub fn wants_memory(&self) -> bool {
+        self.memory
     }
 
     pub fn insert_extern(&mut self, id: u32, f: ExternHelper) {
@@ -240,7 +274,28 @@ pub(crate) fn callx_trampoline_addr() -> u64 {
 }
 
 fn call_boxed(f: &mut BoxedHelper, args: [u64; 5], ctx: &mut RunCtx) -> u64 {
-    let outcome = catch_unwind(AssertUnwindSafe(|| f(args))).unwrap_or_else(|p| {
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(args)));
+    finish_call(outcome, ctx)
+}
+
+fn call_memory(f: &mut MemoryHelper, args: [u64; 5], ctx: &mut RunCtx) -> u64 {
+    let live: &[RegionEntry] = if ctx.regions == 0 {
+        &[]
+    } else {
+        let n = (ctx.live_end - ctx.regions) as usize / std::mem::size_of::<RegionEntry>();
+        // SAFETY: `regions..live_end` are the live entries of the table the run set up
+        // (`JitProgram`'s `table`, not touched while the generated code runs); generated code
+        // only moves `live_end` within it.
+        unsafe { std::slice::from_raw_parts(ctx.regions as *const RegionEntry, n) }
+    };
+    let mut mem = JitMemory::new(live);
+    let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut mem, args)));
+    finish_call(outcome, ctx)
+}
+
+/// R0 for a helper's outcome; a failure or panic is recorded in `ctx` for the error exit.
+fn finish_call(outcome: std::thread::Result<Result<u64, HelperError>>, ctx: &mut RunCtx) -> u64 {
+    let outcome = outcome.unwrap_or_else(|p| {
         let what = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -272,6 +327,17 @@ extern "C" fn boxed_trampoline(a: u64, b: u64, c: u64, d: u64, e: u64, ctx: *mut
     call_boxed(f, [a, b, c, d, e], ctx)
 }
 
+/// Calls the memory helper `ctx.helper_data` points at.
+extern "C" fn memory_trampoline(a: u64, b: u64, c: u64, d: u64, e: u64, ctx: *mut RunCtx) -> u64 {
+    // SAFETY: as in `boxed_trampoline`, for an entry made from a boxed memory helper.
+    let (ctx, f) = unsafe {
+        let ctx = &mut *ctx;
+        let f = &mut *(ctx.helper_data as *mut MemoryHelper);
+        (ctx, f)
+    };
+    call_memory(f, [a, b, c, d, e], ctx)
+}
+
 /// The table entry of a static helper id nobody registered.
 extern "C" fn unknown_trampoline(_: u64, _: u64, _: u64, _: u64, _: u64, ctx: *mut RunCtx) -> u64 {
     // SAFETY: as in `boxed_trampoline`, `ctx` is the context of the run in progress.
@@ -295,6 +361,7 @@ extern "C" fn callx_trampoline(a: u64, b: u64, c: u64, d: u64, e: u64, ctx: *mut
     match helper {
         Some(Helper::Extern(f)) => f(a, b, c, d, e),
         Some(Helper::Boxed(f)) => call_boxed(f, [a, b, c, d, e], ctx),
+        Some(Helper::Memory(f)) => call_memory(f, [a, b, c, d, e], ctx),
         None => {
             ctx.helper_failed = failed::UNKNOWN;
             0

@@ -613,3 +613,61 @@ fn callee_saved_host_registers_survive_runs_that_call_functions() {
         );
     }
 }
+
+#[test]
+fn helpers_with_memory_run_on_every_engine() {
+    // memcpy(r1 = dst, r2 = src, r3 = len), returns len: one closure for all engines.
+    let memcpy = |e: &mut Engine| {
+        e.register_helper_with_memory(9, |m, [dst, src, len, ..]| {
+            let data = m.read(src, len as usize)?.to_vec();
+            m.write(dst, &data)?;
+            Ok(len)
+        })
+    };
+    let text = "stdw [%r10-8], 0x01020304\nmov %r1, %r10\nsub %r1, 16\nmov %r2, %r10\nsub %r2, 8\n\
+                mov %r3, 8\ncall 9\nldxdw %r0, [%r10-16]\nexit";
+    let o = agree_with(text, &[], &memcpy, true);
+    assert_eq!(o.result.unwrap().r0, 0x0102_0304);
+    // Into the input region, from a callee's stack (frame 1).
+    let text = "call local f\nexit\nf:\nstdw [%r10-8], 0x55aa\nmov %r2, %r10\nsub %r2, 8\n\
+                mov %r3, 2\ncall 9\nexit";
+    let o = agree_with(text, &[0; 4], &memcpy, true);
+    assert_eq!(o.mem, [0xaa, 0x55, 0, 0]);
+    // Out of bounds inside the helper: the interpreter's error, checked mode included.
+    let e = agree_with(
+        "mov %r1, %r10\nmov %r2, %r10\nmov %r3, 8\ncall 9\nexit",
+        &[],
+        &memcpy,
+        false,
+    )
+    .result
+    .unwrap_err();
+    assert!(matches!(e, VmError::Helper { pc: 3, id: 9, .. }), "{e}");
+    assert!(
+        e.to_string().contains("cannot read 8 bytes at 0x100000200"),
+        "{e}"
+    );
+    // A read-only region refuses the helper's write.
+    if available() {
+        let p = prog("mov %r2, %r10\nsub %r2, 8\nmov %r3, 1\ncall 9\nexit");
+        for kind in [
+            EngineKind::Interpreter,
+            EngineKind::Jit,
+            EngineKind::JitUnchecked,
+        ] {
+            let mut ctx = [7u8; 4];
+            let mut e = common::engine(kind, &p);
+            memcpy(&mut e);
+            let region = MemRegion::new(RegionKind::Context, CONTEXT_BASE, &mut ctx).read_only();
+            let mut regs = [0; 10];
+            regs[1] = CONTEXT_BASE;
+            let err = e
+                .run_with_regions(vec![region], regs, &RunOptions::default())
+                .unwrap_err();
+            assert!(
+                err.to_string().contains("cannot write 1 bytes"),
+                "{kind:?}: {err}"
+            );
+        }
+    }
+}

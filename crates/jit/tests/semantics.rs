@@ -435,3 +435,62 @@ fn gotos_to_conditional_jumps() {
     assert_eq!(agree(text, input), (4 << 32) | 5);
     assert_eq!(agree(text, b"z"), 1);
 }
+
+#[test]
+fn shifted_index_added_to_a_base() {
+    for k in 0..5 {
+        // b dead after the add (folded), then b still read afterwards (not folded), then b
+        // read in between (not folded), then a jump target in between (not folded).
+        let texts = [
+            format!(
+                "mov %r3, 5\nmov %r5, 1000\nlsh %r3, {k}\nmov %r4, 7\nadd %r5, %r3\nmov %r0, %r5\nadd %r0, %r4\nexit"
+            ),
+            format!(
+                "mov %r3, 5\nmov %r5, 1000\nlsh %r3, {k}\nadd %r5, %r3\nmov %r0, %r5\nadd %r0, %r3\nexit"
+            ),
+            format!(
+                "mov %r3, 5\nmov %r5, 1000\nlsh %r3, {k}\nmov %r4, %r3\nadd %r5, %r3\nmov %r0, %r5\nadd %r0, %r4\nexit"
+            ),
+            format!(
+                "mov %r3, 5\nmov %r5, 1000\nlsh %r3, {k}\njeq %r3, 0, +0\nadd %r5, %r3\nmov %r0, %r5\nexit"
+            ),
+        ];
+        let wants = [
+            1000 + (5 << k) + 7,
+            1000 + 2 * (5 << k),
+            1000 + 2 * (5 << k),
+            1000 + (5 << k),
+        ];
+        for (t, want) in texts.iter().zip(wants) {
+            assert_eq!(agree(t, &[]), want, "{t}");
+        }
+    }
+    // In a loop over a stack table, as in compiled array indexing.
+    let text = "
+        mov %r2, 0
+        mov %r0, 0
+    fill:
+        mov %r5, %r10
+        sub %r5, 64
+        mov %r3, %r2
+        lsh %r3, 3
+        add %r5, %r3
+        stxdw [%r5], %r2
+        add %r2, 1
+        jlt %r2, 8, fill
+        mov %r2, 0
+    sum:
+        mov %r3, %r2
+        lsh %r3, 3
+        mov %r5, %r10
+        sub %r5, 64
+        add %r5, %r3
+        ldxdw %r4, [%r5]
+        mul %r0, 3
+        add %r0, %r4
+        add %r2, 1
+        jlt %r2, 8, sum
+        exit";
+    let want = (0..8u64).fold(0, |acc, v| acc * 3 + v);
+    assert_eq!(agree(text, &[]), want);
+}

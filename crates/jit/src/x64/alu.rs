@@ -129,6 +129,70 @@ impl Gen<'_> {
         }
     }
 
+    /// Array indexing: `b <<= k` (k <= 3) whose next use is `a += b`, after which `b` is dead,
+    /// with nothing else reading or writing `b` and no jump or jump target in between. The
+    /// shift is then folded into the add as `lea a, [a + b * 2^k]`. Returns, per instruction,
+    /// the shift to fold into it (at the add) and whether to skip it (the shift).
+    pub(super) fn scaled_index_plan(&self) -> (Vec<Option<(Reg, u32)>>, Vec<bool>) {
+        use bpfvet_isa::Insn;
+        let p = self.prog;
+        let n = p.len();
+        let mut fold = vec![None; n];
+        let mut skip = vec![false; n];
+        for i in 0..n {
+            let Insn::Alu {
+                width: Width::W64,
+                op: AluOp::Lsh,
+                dst: b,
+                src: Src::Imm(k @ 1..=3),
+            } = p.insns[i]
+            else {
+                continue;
+            };
+            let bit = 1u16 << b.index();
+            for j in i + 1..n {
+                if p.targeted[j] || skip[j] || fold[j].is_some() {
+                    break;
+                }
+                let insn = p.insns[j];
+                if let Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Add,
+                    dst: a,
+                    src: Src::Reg(s),
+                } = insn
+                    && s == b
+                    && a != b
+                    && p.live_out[j] & bit == 0
+                {
+                    fold[j] = Some((b, k as u32));
+                    skip[i] = true;
+                    break;
+                }
+                let (uses, defs) = crate::liveness::use_def(&insn, 0x7ff);
+                let control = matches!(
+                    insn,
+                    Insn::Ja { .. }
+                        | Insn::Gotol { .. }
+                        | Insn::Jmp { .. }
+                        | Insn::MayGoto { .. }
+                        | Insn::Call(_)
+                        | Insn::Callx { .. }
+                        | Insn::Exit
+                );
+                if control || (uses | defs) & bit != 0 {
+                    break;
+                }
+            }
+        }
+        (fold, skip)
+    }
+
+    /// `a += b << k`, for [`Gen::scaled_index_plan`].
+    pub(super) fn scaled_add(&mut self, a: Reg, b: Reg, k: u32) -> Res {
+        self.a.lea(q(a), ptr(q(a) + q(b) * (1u32 << k)))
+    }
+
     fn simple(&mut self, op: Simple, w64: bool, dst: Reg, src: Src) -> Res {
         let a = &mut self.a;
         match (w64, src) {

@@ -180,10 +180,18 @@ impl<'p> Gen<'p> {
         }
     }
 
-    /// The entry function: saves the callee-saved registers the program uses (and r12),
-    /// loads the registers it uses from the context, calls the BPF main function, stores R0.
-    fn entry(&mut self, main: CodeLabel) -> Res {
+    /// The two entry functions. Both save the callee-saved registers the program uses (and
+    /// r12), set up the registers the program reads before writing them, call the BPF main
+    /// function and return `(status, R0)` in rax:rdx (status 0 = exit, 1 = error exit).
+    /// - general, `fn(ctx)`: every register from `RunCtx::regs`;
+    /// - fast, `fn(r1, r2, ctx)`: R1 and R2 arrive in rdi and rsi (their homes), R10 comes
+    ///   from the context, every other register starts at 0.
+    fn entries(&mut self, main: CodeLabel) -> Result<(CodeLabel, CodeLabel), IcedError> {
         let used = self.prog.used;
+        // Only registers read before being written need their initial value (and only those
+        // the program mentions: liveness is conservative around calls).
+        let live = self.prog.entry_live;
+        let needed = |i: usize| used[i] && live & (1 << i) != 0;
         // (host register, BPF register whose home it is), callee-saved ones only.
         let saved: Vec<AsmRegister64> = [(rbp, 10), (rbx, 6), (r13, 7), (r14, 8), (r15, 9)]
             .into_iter()
@@ -191,20 +199,39 @@ impl<'p> Gen<'p> {
             .map(|(r, _)| r)
             .chain([r12])
             .collect();
-        let a = &mut self.a;
+        let mut general = self.a.create_label();
+        let mut fast = self.a.create_label();
+        let mut start = self.a.create_label();
+        let mut pops = self.a.create_label();
+
+        self.bind(&mut general)?;
         for r in &saved {
-            a.push(*r)?;
+            self.a.push(*r)?;
         }
-        a.mov(CTX, rdi)?;
-        a.mov(ctx(off::ENTRY_RSP), rsp)?;
-        // Only registers read before being written need their initial value (and only those
-        // the program mentions: liveness is conservative around calls).
-        let live = self.prog.entry_live;
+        self.a.mov(CTX, rdi)?;
         for (i, r) in R64.iter().enumerate() {
-            if used[i] && live & (1 << i) != 0 {
-                a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
+            if needed(i) {
+                self.a.mov(*r, ctx(off::REGS + 8 * i as i32))?;
             }
         }
+        self.a.jmp(start)?;
+
+        self.bind(&mut fast)?;
+        for r in &saved {
+            self.a.push(*r)?;
+        }
+        self.a.mov(CTX, rdx)?;
+        for i in (0..11).filter(|&i| needed(i)) {
+            match i {
+                1 | 2 => {}
+                10 => self.a.mov(rbp, ctx(off::REGS + 80))?,
+                _ => self.a.xor(R32[i], R32[i])?,
+            }
+        }
+
+        self.bind(&mut start)?;
+        let a = &mut self.a;
+        a.mov(ctx(off::ENTRY_RSP), rsp)?;
         if self.opts.checked {
             a.mov(BUDGET, ctx(off::REMAINING))?;
         }
@@ -217,12 +244,11 @@ impl<'p> Gen<'p> {
         if pad {
             a.add(rsp, 8)?;
         }
-        a.mov(ctx(off::REGS), rax)?;
         if self.opts.checked {
             a.mov(ctx(off::REMAINING), BUDGET)?;
         }
+        a.mov(rdx, rax)?;
         a.xor(eax, eax)?;
-        let mut pops = a.create_label();
         a.set_label(&mut pops)?;
         for r in saved.iter().rev() {
             a.pop(*r)?;
@@ -236,7 +262,8 @@ impl<'p> Gen<'p> {
             self.a.mov(ctx(off::REMAINING), BUDGET)?;
         }
         self.a.mov(eax, 1u32)?;
-        self.a.jmp(pops)
+        self.a.jmp(pops)?;
+        Ok((general, fast))
     }
 
     /// Checked mode: charges the block starting at `index` to the budget.
@@ -251,6 +278,7 @@ impl<'p> Gen<'p> {
         let n = self.prog.len();
         // Instructions already emitted as part of a group (a recognised idiom).
         let mut covered = 0;
+        let (fold, skip) = self.scaled_index_plan();
         for i in 0..=n {
             if let Some(&pad) = self.pads.get(i)
                 && pad > 0
@@ -271,6 +299,10 @@ impl<'p> Gen<'p> {
             if i == n {
                 let stub = self.fail_stub(kind::INSN, n);
                 self.a.jmp(stub)?;
+            } else if skip[i] {
+                // A shift folded into a later add.
+            } else if let (Some((b, k)), Insn::Alu { dst: a, .. }) = (fold[i], self.prog.insns[i]) {
+                self.scaled_add(a, b, k)?;
             } else if let Some(rot) = self.rotate_at(i) {
                 let spill_dead = self.prog.live_out[i + 3] & (1 << rot.0.index()) == 0;
                 self.rotate(rot, spill_dead)?;
@@ -452,10 +484,8 @@ impl<'p> Gen<'p> {
     }
 
     fn finish(mut self) -> Result<MachineCode, IcedError> {
-        let mut entry = self.a.create_label();
         let main = self.labels[0];
-        self.bind(&mut entry)?;
-        self.entry(main)?;
+        let (entry, fast_entry) = self.entries(main)?;
         self.body()?;
         let mut ool = self.a.create_label();
         self.bind(&mut ool)?;
@@ -474,6 +504,7 @@ impl<'p> Gen<'p> {
         check_sites.sort_unstable();
         Ok(MachineCode {
             entry: at(&entry)?,
+            fast_entry: at(&fast_entry)?,
             out_of_line: at(&ool)?,
             insn_offsets,
             check_sites,
