@@ -7,7 +7,7 @@
 //! `Exit` is `(status, R0)` (status 0 = exit, 1 = error exit with `RunCtx::err_kind` set),
 //! helpers called through the platform C ABI with the context as sixth argument, one label per
 //! BPF instruction. x86-64 is the only backend so
-//! far; `ARM64.md` describes how an arm64 one maps onto the same contract.
+//! far; `ARCHITECTURE.md` (the arm64 section) describes how an arm64 one maps onto the same contract.
 
 use crate::error::JitError;
 use crate::lower::Lowered;
