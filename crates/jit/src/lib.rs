@@ -12,8 +12,8 @@
 //! zero-extension), helpers called through the C ABI (R1–R5 kept across the call, as the
 //! interpreter keeps them), bpf-to-bpf calls with a 512-byte stack per frame and at most eight
 //! frames, and `may_goto`. Code is mapped W^X and unmapped on drop. The x86-64 backend sits
-//! behind the [`Backend`] trait; other hosts get [`JitError::Unavailable`] (`ARCHITECTURE.md` (the arm64 section) in this
-//! crate describes an arm64 backend).
+//! behind the [`Backend`] trait; other hosts get [`JitError::Unavailable`] (the arm64 section of
+//! the repository's `ARCHITECTURE.md` describes an arm64 backend).
 //!
 //! Code generation: BPF registers live in the kernel's fixed x86-64 registers; register
 //! liveness lets register-only instructions whose result is never read emit nothing; a few
