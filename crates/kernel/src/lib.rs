@@ -238,3 +238,55 @@ pub fn pinned(path: &str) -> Result<Fd, SysError> {
         Err(unavailable("BPF_OBJ_GET"))
     }
 }
+
+/// Inputs of one `BPF_PROG_TEST_RUN`.
+#[derive(Clone, Debug, Default)]
+pub struct TestRun<'a> {
+    /// Packet data (skb and XDP programs need at least an Ethernet header).
+    pub data_in: &'a [u8],
+    /// Room for the output packet; 0 to not read it back.
+    pub data_out_cap: usize,
+    /// Context in (`struct __sk_buff`, `struct xdp_md`, ...); empty for none.
+    pub ctx_in: &'a [u8],
+    /// Room for the output context; 0 to not read it back.
+    pub ctx_out_cap: usize,
+    /// Runs (0 means 1).
+    pub repeat: u32,
+    /// `BPF_F_TEST_*` flags.
+    pub flags: u32,
+}
+
+/// What one `BPF_PROG_TEST_RUN` gave back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TestRunResult {
+    /// R0 of the last run.
+    pub retval: u32,
+    /// The output packet (cut to `data_out_cap`).
+    pub data_out: Vec<u8>,
+    /// The output context (cut to `ctx_out_cap`).
+    pub ctx_out: Vec<u8>,
+    /// Mean duration of one run in nanoseconds.
+    pub duration_ns: u32,
+}
+
+/// `BPF_PROG_TEST_RUN`: run a loaded program on the given packet and context.
+pub fn test_run(fd: &Fd, t: &TestRun<'_>) -> Result<TestRunResult, SysError> {
+    #[cfg(target_os = "linux")]
+    return sys::prog_test_run(fd.0, t);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, t);
+        Err(unavailable("BPF_PROG_TEST_RUN"))
+    }
+}
+
+/// `BPF_MAP_LOOKUP_ELEM`: the value under `key`, `None` when absent (ENOENT).
+pub fn lookup_elem(map: &Fd, key: &[u8], value_size: usize) -> Result<Option<Vec<u8>>, SysError> {
+    #[cfg(target_os = "linux")]
+    return sys::map_lookup(map.0, key, value_size);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (map, key, value_size);
+        Err(unavailable("BPF_MAP_LOOKUP_ELEM"))
+    }
+}

@@ -2,12 +2,16 @@
 //! their uapi offsets (the kernel rejects non-zero bytes it does not know, so unused space
 //! stays zero), and the info structs read back the same way.
 
-use crate::{Fd, LoadOutcome, MapInfo, MapSpec, ProgInfo, ProgLoad, SysError};
+use crate::{
+    Fd, LoadOutcome, MapInfo, MapSpec, ProgInfo, ProgLoad, SysError, TestRun, TestRunResult,
+};
 
 const MAP_CREATE: i32 = 0;
+const MAP_LOOKUP_ELEM: i32 = 1;
 const MAP_UPDATE_ELEM: i32 = 2;
 const PROG_LOAD: i32 = 5;
 const OBJ_GET: i32 = 7;
+const PROG_TEST_RUN: i32 = 10;
 const MAP_GET_FD_BY_ID: i32 = 14;
 const OBJ_GET_INFO_BY_FD: i32 = 15;
 const MAP_FREEZE: i32 = 22;
@@ -220,4 +224,73 @@ pub fn obj_get(path: &str) -> Result<Fd, SysError> {
     let mut a = Attr::new();
     a.u64(0, p.as_ptr() as u64);
     bpf(OBJ_GET, &mut a, "BPF_OBJ_GET").map(|fd| Fd(fd as i32))
+}
+
+pub fn map_lookup(fd: i32, key: &[u8], value_size: usize) -> Result<Option<Vec<u8>>, SysError> {
+    // Per-CPU maps return one value per possible CPU; the caller sizes the buffer for that.
+    let mut value = vec![0u8; value_size.max(1)];
+    let mut a = Attr::new();
+    a.u32(0, fd as u32)
+        .u64(8, key.as_ptr() as u64)
+        .u64(16, value.as_mut_ptr() as u64);
+    match bpf(MAP_LOOKUP_ELEM, &mut a, "BPF_MAP_LOOKUP_ELEM") {
+        Ok(_) => {
+            value.truncate(value_size);
+            Ok(Some(value))
+        }
+        Err(e) if e.errno == libc::ENOENT => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `test` of `union bpf_attr`: prog_fd 0, retval 4, data_size_in 8, data_size_out 12,
+/// data_in 16, data_out 24, repeat 32, duration 36, ctx_size_in 40, ctx_size_out 44,
+/// ctx_in 48, ctx_out 56, flags 64, cpu 68, batch_size 72.
+pub fn prog_test_run(fd: i32, t: &TestRun<'_>) -> Result<TestRunResult, SysError> {
+    const CMD: &str = "BPF_PROG_TEST_RUN";
+    let len32 = |n: usize| {
+        u32::try_from(n).map_err(|_| SysError {
+            command: CMD,
+            errno: libc::E2BIG,
+        })
+    };
+    let mut data_out = vec![0u8; t.data_out_cap];
+    let mut ctx_out = vec![0u8; t.ctx_out_cap];
+    let ptr = |b: &[u8]| if b.is_empty() { 0 } else { b.as_ptr() as u64 };
+    let mut a = Attr::new();
+    a.u32(0, fd as u32)
+        .u32(8, len32(t.data_in.len())?)
+        .u32(12, len32(data_out.len())?)
+        .u64(16, ptr(t.data_in))
+        .u64(
+            24,
+            if data_out.is_empty() {
+                0
+            } else {
+                data_out.as_mut_ptr() as u64
+            },
+        )
+        .u32(32, t.repeat)
+        .u32(40, len32(t.ctx_in.len())?)
+        .u32(44, len32(ctx_out.len())?)
+        .u64(48, ptr(t.ctx_in))
+        .u64(
+            56,
+            if ctx_out.is_empty() {
+                0
+            } else {
+                ctx_out.as_mut_ptr() as u64
+            },
+        )
+        .u32(64, t.flags);
+    bpf(PROG_TEST_RUN, &mut a, CMD)?;
+    let rd = |off: usize| u32::from_le_bytes(a.0[off..off + 4].try_into().unwrap_or([0; 4]));
+    data_out.truncate(rd(12) as usize);
+    ctx_out.truncate(rd(44) as usize);
+    Ok(TestRunResult {
+        retval: rd(4),
+        data_out,
+        ctx_out,
+        duration_ns: rd(36),
+    })
 }
