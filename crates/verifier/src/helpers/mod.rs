@@ -1,1 +1,0 @@
-//! Helper function prototypes as data (placeholder; being built).

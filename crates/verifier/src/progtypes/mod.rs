@@ -1,1 +1,0 @@
-//! Program types as data: context layout, allowed helpers, return ranges (placeholder; being built).
