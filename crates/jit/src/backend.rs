@@ -27,6 +27,11 @@ pub struct CodeEnv {
     pub helper_table: u64,
     /// The trampoline `callx` calls.
     pub callx: u64,
+    /// The program's index in its set (error stubs record it).
+    pub program: u32,
+    /// The program's map table: one u64 per map reference (`Lowered::map_refs`), the value
+    /// the LD_IMM64 gives, or 0 if it fails in this run.
+    pub map_table: u64,
 }
 
 /// Generated machine code and the maps the run time and the disassembly need.
@@ -43,6 +48,10 @@ pub struct MachineCode {
     pub insn_offsets: Vec<usize>,
     /// Offset of the out-of-line code (error stubs, check subroutines).
     pub out_of_line: usize,
+    /// Offset of the entry functions' epilogue that the error exit takes (it pops what the
+    /// entry pushed and returns); the error exits of the other programs of a set continue
+    /// at program 0's.
+    pub exit_pops: usize,
     /// Checked mode: return offsets of the bounds-check calls, sorted, with the index of the
     /// instruction that made each.
     pub check_sites: Vec<(usize, usize)>,

@@ -3,7 +3,7 @@
 
 use bpfvet_isa::Program;
 use bpfvet_vm::{
-    CONFORMANCE_HELPER_ID, HelperError, MemRegion, RunOptions, RunResult, Vm, VmError,
+    CONFORMANCE_HELPER_ID, HelperError, Maps, MemRegion, RunOptions, RunResult, Vm, VmError,
 };
 
 use crate::error::JitError;
@@ -76,6 +76,65 @@ impl Engine {
             Inner::Interpreter(_) => EngineKind::Interpreter,
             Inner::Jit(j) if j.is_checked() => EngineKind::Jit,
             Inner::Jit(_) => EngineKind::JitUnchecked,
+        }
+    }
+
+    /// Adds a program to the set (a tail-call target; prog array values are these indices)
+    /// and returns its index; program 0 is the one the engine was created with.
+    pub fn add_program(&mut self, prog: &Program) -> Result<usize, JitError> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => Ok(vm.add_program(prog)?),
+            Inner::Jit(j) => j.add_program(prog),
+        }
+    }
+
+    /// Number of programs in the set.
+    pub fn program_count(&self) -> usize {
+        match &self.inner {
+            Inner::Interpreter(vm) => vm.program_count(),
+            Inner::Jit(j) => j.program_count(),
+        }
+    }
+
+    /// Gives the engine a map set; returns the previous one.
+    pub fn set_maps(&mut self, maps: Maps) -> Option<Maps> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.set_maps(maps),
+            Inner::Jit(j) => j.set_maps(maps),
+        }
+    }
+
+    /// The engine's maps.
+    pub fn maps(&self) -> Option<&Maps> {
+        match &self.inner {
+            Inner::Interpreter(vm) => vm.maps(),
+            Inner::Jit(j) => j.maps(),
+        }
+    }
+
+    /// The engine's maps, to read or fill between runs.
+    pub fn maps_mut(&mut self) -> Option<&mut Maps> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.maps_mut(),
+            Inner::Jit(j) => j.maps_mut(),
+        }
+    }
+
+    /// Takes the engine's maps away.
+    pub fn take_maps(&mut self) -> Option<Maps> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.take_maps(),
+            Inner::Jit(j) => j.take_maps(),
+        }
+    }
+
+    /// Serves helper ids nobody registered with the kernel's helpers: every helper the
+    /// interpreter implements on the interpreter; `bpf_tail_call` only on the JIT (see
+    /// [`JitProgram::enable_kernel_helpers`]).
+    pub fn enable_kernel_helpers(&mut self) {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.enable_kernel_helpers(),
+            Inner::Jit(j) => j.enable_kernel_helpers(),
         }
     }
 

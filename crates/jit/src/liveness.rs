@@ -6,7 +6,10 @@
 //! Conservative where calls are involved: a bpf-to-bpf call reads every register (the callee
 //! may use any), and when the program has such calls an `exit` reads R0–R5 (the caller may
 //! read them after the return; R6–R9 are restored by the caller, so the callee's are dead).
-//! Instructions that end the run with an error read nothing: no register is observable then.
+//! A call that may be a tail call (helper 12, or `callx`) reads every register and writes
+//! none: the next program starts with them all, and R0 stays as it was when the tail call
+//! falls through. Instructions that end the run with an error read nothing: no register is
+//! observable then.
 
 use bpfvet_isa::{AtomicOp, CallKind, Imm64Kind, Insn, Reg, Src};
 
@@ -38,11 +41,8 @@ pub(crate) fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
         Insn::Alu { dst, src, .. } => (bit(dst) | src_bit(src), bit(dst)),
         Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => (bit(dst), bit(dst)),
         Insn::MovSx { dst, src, .. } => (bit(src), bit(dst)),
-        Insn::LdImm64 {
-            dst,
-            kind: Imm64Kind::Imm,
-            ..
-        } => (0, bit(dst)),
+        // Other kinds either give a value or stop the run.
+        Insn::LdImm64 { dst, .. } => (0, bit(dst)),
         Insn::Load { dst, src, .. } => (bit(src), bit(dst)),
         Insn::Store { dst, .. } => (bit(dst), 0),
         Insn::StoreReg { dst, src, .. } => (bit(dst) | bit(src), 0),
@@ -51,8 +51,9 @@ pub(crate) fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
             (bit(dst) | bit(src) | r0, 0)
         }
         Insn::Jmp { dst, src, .. } => (bit(dst) | src_bit(src), 0),
+        Insn::Call(CallKind::Helper(id)) if id as u32 == crate::lower::TAIL_CALL_ID => (ALL, 0),
         Insn::Call(CallKind::Helper(_)) => (ARGS, 1),
-        Insn::Callx { reg } => (ARGS | bit(reg), 1),
+        Insn::Callx { .. } => (ALL, 0),
         Insn::Call(CallKind::Local(_)) => (ALL, 0),
         Insn::Exit => (exit_reads, 0),
         _ => (0, 0),
@@ -61,25 +62,37 @@ pub(crate) fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
 
 /// Whether control may continue at the next instruction after `insn`.
 fn falls_through(insn: &Insn) -> bool {
-    match insn {
-        Insn::Ja { .. } | Insn::Gotol { .. } | Insn::Exit => false,
-        Insn::LdImm64 { kind, .. } => *kind == Imm64Kind::Imm,
-        Insn::Call(CallKind::Kfunc { .. })
-        | Insn::LdAbs { .. }
-        | Insn::LdInd { .. }
-        | Insn::AddrSpaceCast { .. } => false,
-        _ => true,
-    }
+    // (An LD_IMM64 other than a constant either continues or stops the run.)
+    !matches!(
+        insn,
+        Insn::Ja { .. }
+            | Insn::Gotol { .. }
+            | Insn::Exit
+            | Insn::Call(CallKind::Kfunc { .. })
+            | Insn::LdAbs { .. }
+            | Insn::LdInd { .. }
+            | Insn::AddrSpaceCast { .. }
+    )
 }
 
 /// The registers live after each instruction (`targets` as in `Lowered`), and those live at
-/// the start of the program (read before being written).
-pub fn live_out(insns: &[Insn], targets: &[Option<usize>]) -> (Vec<RegSet>, RegSet) {
+/// the start of the program (read before being written). With `args_at_exit`, `exit` reads
+/// R0–R5 even without bpf-to-bpf calls in the program (it may have been entered by a tail
+/// call from a function another program called).
+pub fn live_out(
+    insns: &[Insn],
+    targets: &[Option<usize>],
+    args_at_exit: bool,
+) -> (Vec<RegSet>, RegSet) {
     let n = insns.len();
     let has_calls = insns
         .iter()
         .any(|i| matches!(i, Insn::Call(CallKind::Local(_))));
-    let exit_reads = if has_calls { 0b11_1111 } else { 1 };
+    let exit_reads = if has_calls || args_at_exit {
+        0b11_1111
+    } else {
+        1
+    };
     let ud: Vec<_> = insns.iter().map(|i| use_def(i, exit_reads)).collect();
     // live_in[n] (running off the end) is empty.
     let mut live_in = vec![0 as RegSet; n + 1];
@@ -136,8 +149,8 @@ mod tests {
 
     fn live(text: &str) -> Vec<RegSet> {
         let p = Program::from_insns(asm::assemble(text, Dialect::Ubpf).unwrap());
-        let l = lower(&p).unwrap();
-        live_out(&l.insns, &l.targets).0
+        let l = lower(&p, false).unwrap();
+        live_out(&l.insns, &l.targets, false).0
     }
 
     #[test]
@@ -160,9 +173,10 @@ mod tests {
     #[test]
     fn live_at_entry() {
         let p = |t: &str| Program::from_insns(asm::assemble(t, Dialect::Ubpf).unwrap());
-        let l = lower(&p("mov %r0, %r2\nadd %r0, %r1\nmov %r3, 1\nexit")).unwrap();
+        let lower_ = |p: &Program| lower(p, false);
+        let l = lower_(&p("mov %r0, %r2\nadd %r0, %r1\nmov %r3, 1\nexit")).unwrap();
         assert_eq!(l.entry_live, bit(Reg::R1) | bit(Reg::R2));
-        let l = lower(&p("mov %r0, 0\nexit")).unwrap();
+        let l = lower_(&p("mov %r0, 0\nexit")).unwrap();
         assert_eq!(l.entry_live, 0);
     }
 
@@ -174,5 +188,19 @@ mod tests {
         assert_ne!(l[0] & bit(Reg::R10), 0);
         let l = live("mov %r3, 1\ncall 1\nexit");
         assert_ne!(l[0] & bit(Reg::R3), 0);
+    }
+
+    #[test]
+    fn tail_calls_keep_every_register() {
+        // R0 and R7 set before a possible tail call are live (the next program may read
+        // them, and R0 survives a tail call that falls through); after a plain helper call
+        // R0 is the helper's.
+        let l = live("mov %r0, 1\nmov %r7, 2\ncall 12\nexit");
+        assert_ne!(l[0] & bit(Reg::R0), 0);
+        assert_ne!(l[1] & bit(Reg::R7), 0);
+        let l = live("mov %r0, 1\ncall 7\nexit");
+        assert_eq!(l[0] & bit(Reg::R0), 0);
+        let l = live("mov %r0, 1\nmov %r2, 12\ncallx %r2\nexit");
+        assert_ne!(l[0] & bit(Reg::R0), 0);
     }
 }

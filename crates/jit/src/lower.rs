@@ -8,11 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use bpfvet_isa::{CallKind, Insn, Program};
+use bpfvet_isa::{CallKind, Imm64Kind, Insn, Program};
 use bpfvet_vm::{Vm, VmError};
 
 /// Blocks longer than this are split, so a block length always fits an `imm32`.
 const MAX_BLOCK: usize = 1 << 16;
+
+/// `bpf_tail_call`.
+pub const TAIL_CALL_ID: u32 = 12;
 
 /// A program ready for a backend.
 #[derive(Clone, Debug)]
@@ -43,6 +46,15 @@ pub struct Lowered {
     /// Registers the program may read before writing them: the only ones the entry code
     /// needs to load.
     pub entry_live: crate::liveness::RegSet,
+    /// Whether some call may be a tail call (helper 12 or `callx`).
+    pub tail_sites: bool,
+    /// Whether the program makes bpf-to-bpf calls.
+    pub local_calls: bool,
+    /// The LD_IMM64 instructions of map references, in slot order (each has a slot in the
+    /// program's map table, filled for each run from the run's maps).
+    pub map_refs: Vec<usize>,
+    /// LD_IMM64 of a function address: instruction index → the function's first instruction.
+    pub ld_func: BTreeMap<usize, usize>,
 }
 
 impl Lowered {
@@ -68,7 +80,7 @@ fn may_fault(insn: &Insn) -> bool {
         | Insn::LdAbs { .. }
         | Insn::LdInd { .. }
         | Insn::AddrSpaceCast { .. } => true,
-        Insn::LdImm64 { kind, .. } => *kind != bpfvet_isa::Imm64Kind::Imm,
+        Insn::LdImm64 { kind, .. } => *kind != Imm64Kind::Imm,
         Insn::Call(CallKind::Kfunc { .. }) => true,
         _ => false,
     }
@@ -97,6 +109,7 @@ fn used_registers(insns: &[Insn]) -> [bool; 11] {
     let mut mark = |r: bpfvet_isa::Reg| used[r.index() as usize] = true;
     let mut helpers = false;
     let mut calls = false;
+    let mut tail = false;
     for insn in insns {
         match *insn {
             Insn::Alu { dst, src, .. } | Insn::Jmp { dst, src, .. } => {
@@ -118,10 +131,8 @@ fn used_registers(insns: &[Insn]) -> [bool; 11] {
                 mark(src);
             }
             Insn::LdInd { src, .. } => mark(src),
-            Insn::Callx { reg } => {
-                mark(reg);
-                helpers = true;
-            }
+            Insn::Callx { .. } => tail = true,
+            Insn::Call(CallKind::Helper(id)) if id as u32 == TAIL_CALL_ID => tail = true,
             Insn::Call(CallKind::Local(_)) => calls = true,
             Insn::Call(_) => helpers = true,
             Insn::Ja { .. }
@@ -137,11 +148,17 @@ fn used_registers(insns: &[Insn]) -> [bool; 11] {
     if calls {
         used[10] = true;
     }
+    if tail {
+        // The next program may use any register.
+        used.fill(true);
+    }
     used
 }
 
-/// Validates `prog` as the interpreter does and analyses it.
-pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
+/// Validates `prog` as the interpreter does and analyses it. `args_at_exit`: see
+/// [`crate::liveness::live_out`] (needed when another program of the set makes tail calls
+/// from a function it called).
+pub fn lower(prog: &Program, args_at_exit: bool) -> Result<Lowered, VmError> {
     Vm::new(prog)?;
     let insns: Vec<Insn> = prog.insns().to_vec();
     let n = insns.len();
@@ -154,6 +171,8 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
     let mut targeted = vec![false; n + 1];
     let mut helper_slot = BTreeMap::new();
     let mut helper_ids = Vec::new();
+    let mut map_refs = Vec::new();
+    let mut ld_func = BTreeMap::new();
     for (i, insn) in insns.iter().enumerate() {
         let target = insn.branch_offset().and_then(|off| {
             let t = pcs[i] as i64 + 1 + off;
@@ -161,7 +180,21 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
         });
         // LD_IMM64 of a function address has a target but is not a jump.
         let target = match insn {
-            Insn::LdImm64 { .. } => None,
+            Insn::LdImm64 { kind, .. } => {
+                match kind {
+                    Imm64Kind::Func => {
+                        if let Some(t) = target {
+                            ld_func.insert(i, t);
+                        }
+                    }
+                    Imm64Kind::MapFd
+                    | Imm64Kind::MapIdx
+                    | Imm64Kind::MapValue
+                    | Imm64Kind::MapIdxValue => map_refs.push(i),
+                    Imm64Kind::Imm | Imm64Kind::BtfId => {}
+                }
+                None
+            }
             _ => target,
         };
         if let Some(t) = target {
@@ -189,8 +222,20 @@ pub fn lower(prog: &Program) -> Result<Lowered, VmError> {
         }
     }
     let used = used_registers(&insns);
-    let (live_out, entry_live) = crate::liveness::live_out(&insns, &targets);
+    let (live_out, entry_live) = crate::liveness::live_out(&insns, &targets, args_at_exit);
+    let tail_sites = insns.iter().any(|i| match i {
+        Insn::Callx { .. } => true,
+        Insn::Call(CallKind::Helper(id)) => *id as u32 == TAIL_CALL_ID,
+        _ => false,
+    });
+    let local_calls = insns
+        .iter()
+        .any(|i| matches!(i, Insn::Call(CallKind::Local(_))));
     Ok(Lowered {
+        tail_sites,
+        local_calls,
+        map_refs,
+        ld_func,
         used,
         live_out,
         entry_live,
@@ -210,9 +255,10 @@ mod tests {
     use bpfvet_isa::{Dialect, asm};
 
     fn low(text: &str) -> Lowered {
-        lower(&Program::from_insns(
-            asm::assemble(text, Dialect::Ubpf).unwrap(),
-        ))
+        lower(
+            &Program::from_insns(asm::assemble(text, Dialect::Ubpf).unwrap()),
+            false,
+        )
         .unwrap()
     }
 
@@ -231,7 +277,7 @@ mod tests {
     fn rejects_what_the_interpreter_rejects() {
         let bad = Program::from_insns(asm::assemble("mov %r10, 1\nexit", Dialect::Ubpf).unwrap());
         assert!(matches!(
-            lower(&bad),
+            lower(&bad, false),
             Err(VmError::FramePointerWrite { pc: 0 })
         ));
     }

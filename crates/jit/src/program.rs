@@ -1,11 +1,13 @@
-//! [`JitProgram`]: a program compiled to native code, with its helpers, its stack area and the
-//! entry points that mirror the interpreter's (`run`, `run_with_options`,
-//! `run_with_regions`).
+//! [`JitProgram`]: a program compiled to native code (with the other programs of its set,
+//! the targets of its tail calls), with its helpers, maps, stack area and the entry points
+//! that mirror the interpreter's (`run`, `run_with_options`, `run_with_regions`).
 
-use bpfvet_isa::{CallKind, Insn, Program};
+use bpfvet_isa::helpers::helper_name;
+use bpfvet_isa::{CallKind, Imm64Kind, Insn, Program};
+use bpfvet_vm::maps::map_ptr;
 use bpfvet_vm::{
-    Access, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MemRegion, RegionInfo, RegionKind,
-    RunOptions, RunResult, STACK_SIZE, VmError, stack_base,
+    Access, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MapType, Maps, MemRegion, RegionInfo,
+    RegionKind, RunOptions, RunResult, STACK_SIZE, VmError, stack_base,
 };
 
 use crate::backend::{Backend, CodeEnv, CodegenOptions, MachineCode};
@@ -30,6 +32,33 @@ pub const fn available() -> bool {
 /// Bytes of the stack area: one 512-byte stack per frame.
 const STACK_AREA: usize = MAX_CALL_FRAMES * STACK_SIZE;
 
+/// One compiled program of a set.
+struct Unit {
+    /// The program as given (kept for recompilation).
+    source: Program,
+    lowered: Lowered,
+    machine: MachineCode,
+    #[cfg(all(target_arch = "x86_64", unix))]
+    code: ExecMemory,
+    /// The value of each map reference for the current run (0: the LD_IMM64 fails); the
+    /// code reads it at a fixed address.
+    map_table: Box<[u64]>,
+}
+
+impl Unit {
+    fn code_addr(&self) -> u64 {
+        #[cfg(all(target_arch = "x86_64", unix))]
+        return self.code.addr();
+        #[cfg(not(all(target_arch = "x86_64", unix)))]
+        return 0;
+    }
+
+    /// Address of the code of the first instruction (where a tail call lands).
+    fn main(&self) -> u64 {
+        self.code_addr() + self.machine.insn_offsets[0] as u64
+    }
+}
+
 /// A BPF program compiled to x86-64, ready to run.
 ///
 /// In checked mode ([`JitProgram::new`]) registers hold the interpreter's virtual addresses,
@@ -37,11 +66,21 @@ const STACK_AREA: usize = MAX_CALL_FRAMES * STACK_SIZE;
 /// instruction budget applies: results, memory and errors are those of the interpreter. In
 /// unchecked mode ([`JitProgram::new_unchecked`]) registers hold host addresses and nothing is
 /// checked, like the kernel's JIT after its verifier.
+///
+/// Like the interpreter's [`Vm`](bpfvet_vm::Vm), a `JitProgram` is a set of programs
+/// (program 0 runs; [`JitProgram::add_program`] adds tail-call targets) with maps
+/// ([`JitProgram::set_maps`]): LD_IMM64 map references give map pointers, and with
+/// [`JitProgram::enable_kernel_helpers`] helper 12 is `bpf_tail_call` with the interpreter's
+/// semantics (at most 33 per run). The JIT gives programs no map value memory: an LD_IMM64
+/// of a map value fails, and of the other kernel helpers none is available.
 pub struct JitProgram {
-    lowered: Lowered,
-    machine: MachineCode,
-    #[cfg(all(target_arch = "x86_64", unix))]
-    code: ExecMemory,
+    /// Program 0 and the tail-call targets.
+    units: Vec<Unit>,
+    /// `Unit::main` of each unit, read by the tail-call trampoline.
+    mains: Vec<u64>,
+    /// Whether the units were compiled for tail calls made from bpf-to-bpf callees.
+    args_at_exit: bool,
+    maps: Option<Maps>,
     helpers: Box<Helpers>,
     /// The stacks of the eight frames (8-byte aligned).
     stack: Box<[u64; STACK_AREA / 8]>,
@@ -62,8 +101,9 @@ pub struct JitProgram {
 impl std::fmt::Debug for JitProgram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JitProgram")
-            .field("insns", &self.lowered.len())
-            .field("code_bytes", &self.machine.bytes.len())
+            .field("insns", &self.units[0].lowered.len())
+            .field("programs", &self.units.len())
+            .field("code_bytes", &self.units[0].machine.bytes.len())
             .field("checked", &self.checked)
             .finish_non_exhaustive()
     }
@@ -95,45 +135,176 @@ impl JitProgram {
                 arch: std::env::consts::ARCH,
             });
         }
-        let lowered = lower(prog)?;
-        let helpers = Helpers::new(&lowered.helper_ids);
-        let env = CodeEnv {
-            helper_table: helpers.table_addr(),
-            callx: callx_trampoline_addr(),
-        };
-        Self::finish(lowered, helpers, env, checked)
-    }
-
-    #[cfg(all(target_arch = "x86_64", unix))]
-    fn finish(
-        lowered: Lowered,
-        helpers: Helpers,
-        env: CodeEnv,
-        checked: bool,
-    ) -> Result<JitProgram, JitError> {
-        let machine = Native::compile(&lowered, &CodegenOptions { checked }, &env)?;
-        let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
-        Ok(JitProgram {
-            lowered,
-            helpers: Box::new(helpers),
+        let mut helpers = Box::new(Helpers::new());
+        let unit = Self::compile_unit(prog, 0, checked, false, &mut helpers, None)?;
+        let mut j = JitProgram {
+            mains: vec![unit.main()],
+            units: vec![unit],
+            args_at_exit: false,
+            maps: None,
+            helpers,
             stack: Box::new([0; STACK_AREA / 8]),
             checked,
             options: RunOptions::default(),
             ctx: Box::new(RunCtx::new([0; 11], std::ptr::null_mut())),
-            entry: code.addr() + machine.entry as u64,
-            fast_entry: code.addr() + machine.fast_entry as u64,
+            entry: 0,
+            fast_entry: 0,
             table: Vec::new(),
             dirty_frames: 0,
+        };
+        j.set_entries();
+        Ok(j)
+    }
+
+    /// Compiles program `index` of the set; `table`: the index of the helper table to
+    /// replace (a recompilation), else a new one is added.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    fn compile_unit(
+        prog: &Program,
+        index: usize,
+        checked: bool,
+        args_at_exit: bool,
+        helpers: &mut Helpers,
+        table: Option<usize>,
+    ) -> Result<Unit, JitError> {
+        let lowered = lower(prog, args_at_exit)?;
+        let program =
+            u32::try_from(index).map_err(|_| JitError::Codegen("too many programs".into()))?;
+        let map_table = vec![0u64; lowered.map_refs.len()].into_boxed_slice();
+        let helper_table = match table {
+            Some(t) => helpers.replace_table(t, &lowered.helper_ids),
+            None => helpers.add_table(&lowered.helper_ids),
+        };
+        let env = CodeEnv {
+            helper_table,
+            callx: callx_trampoline_addr(),
+            program,
+            map_table: map_table.as_ptr() as u64,
+        };
+        let machine = Native::compile(&lowered, &CodegenOptions { checked }, &env)?;
+        let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
+        Ok(Unit {
+            source: prog.clone(),
+            lowered,
             machine,
             code,
+            map_table,
         })
     }
 
     #[cfg(not(all(target_arch = "x86_64", unix)))]
-    fn finish(_: Lowered, _: Helpers, _: CodeEnv, _: bool) -> Result<JitProgram, JitError> {
+    fn compile_unit(
+        _: &Program,
+        _: usize,
+        _: bool,
+        _: bool,
+        _: &mut Helpers,
+        _: Option<usize>,
+    ) -> Result<Unit, JitError> {
         Err(JitError::Unavailable {
             arch: std::env::consts::ARCH,
         })
+    }
+
+    /// Takes the entry addresses from unit 0.
+    fn set_entries(&mut self) {
+        let u = &self.units[0];
+        self.entry = u.code_addr() + u.machine.entry as u64;
+        self.fast_entry = u.code_addr() + u.machine.fast_entry as u64;
+    }
+
+    /// Adds another program to the set (a tail-call target: prog array values are these
+    /// indices) and returns its index; program 0 is the one the set was created with. It is
+    /// compiled in the set's mode. Fails as [`JitProgram::new`] does.
+    pub fn add_program(&mut self, prog: &Program) -> Result<usize, JitError> {
+        let index = self.units.len();
+        let probe = lower(prog, false)?;
+        let deep = self.args_at_exit
+            || (probe.local_calls && probe.tail_sites)
+            || self
+                .units
+                .iter()
+                .any(|u| u.lowered.local_calls && u.lowered.tail_sites);
+        let unit = Self::compile_unit(prog, index, self.checked, deep, &mut self.helpers, None)?;
+        if deep && !self.args_at_exit {
+            // A function called with bpf-to-bpf calls may now tail-call: every program's
+            // `exit` may return to such a caller, which may read R1–R5.
+            for i in 0..self.units.len() {
+                let source = self.units[i].source.clone();
+                let u =
+                    Self::compile_unit(&source, i, self.checked, true, &mut self.helpers, Some(i))?;
+                self.mains[i] = u.main();
+                self.units[i] = u;
+            }
+            self.args_at_exit = true;
+            self.set_entries();
+        }
+        self.mains.push(unit.main());
+        self.units.push(unit);
+        Ok(index)
+    }
+
+    /// Number of programs in the set.
+    pub fn program_count(&self) -> usize {
+        self.units.len()
+    }
+
+    /// Gives the set a map set (LD_IMM64 map references resolve against it, `bpf_tail_call`
+    /// looks programs up in its prog arrays); returns the previous one.
+    pub fn set_maps(&mut self, maps: Maps) -> Option<Maps> {
+        self.maps.replace(maps)
+    }
+
+    /// The set's maps.
+    pub fn maps(&self) -> Option<&Maps> {
+        self.maps.as_ref()
+    }
+
+    /// The set's maps, to read or fill between runs.
+    pub fn maps_mut(&mut self) -> Option<&mut Maps> {
+        self.maps.as_mut()
+    }
+
+    /// Takes the set's maps away.
+    pub fn take_maps(&mut self) -> Option<Maps> {
+        self.maps.take()
+    }
+
+    /// Serves helper ids nobody registered as the interpreter's
+    /// [`Vm::enable_kernel_helpers`](bpfvet_vm::Vm::enable_kernel_helpers) does, as far as
+    /// the JIT can: helper 12 is `bpf_tail_call`; calling another kernel helper stops the
+    /// run with [`VmError::UnavailableHelper`].
+    pub fn enable_kernel_helpers(&mut self) {
+        self.helpers.enable_kernel();
+    }
+
+    /// Whether [`JitProgram::enable_kernel_helpers`] was called.
+    pub fn kernel_helpers_enabled(&self) -> bool {
+        self.helpers.kernel_enabled()
+    }
+
+    /// Whether runs need the set's state (maps, tail calls) in the context.
+    #[inline]
+    fn needs_set_state(&self) -> bool {
+        self.units.len() > 1 || self.maps.is_some() || self.units[0].lowered.tail_sites
+    }
+
+    /// Sets up the context and map tables for tail calls and map references.
+    fn prepare_set(&mut self) {
+        let maps = self.maps.as_ref();
+        for u in &mut self.units {
+            for (slot, &i) in u.map_table.iter_mut().zip(&u.lowered.map_refs) {
+                *slot = map_value(maps, &u.lowered.insns[i]).unwrap_or(0);
+            }
+        }
+        let ctx = &mut *self.ctx;
+        ctx.maps = maps.map_or(std::ptr::null(), |m| m as *const Maps);
+        ctx.mains = self.mains.as_ptr();
+        ctx.n_progs = self.mains.len() as u64;
+        ctx.tail_calls = 0;
+        ctx.tail_target = 0;
+        let u = &self.units[0];
+        ctx.exit_pops = u.code_addr() + u.machine.exit_pops as u64;
     }
 
     /// Whether the program was compiled in checked mode.
@@ -141,25 +312,17 @@ impl JitProgram {
         self.checked
     }
 
-    /// Bytes of machine code.
+    /// Bytes of machine code of program 0.
     pub fn code_size(&self) -> usize {
-        self.machine.bytes.len()
+        self.units[0].machine.bytes.len()
     }
 
     pub(crate) fn lowered(&self) -> &Lowered {
-        &self.lowered
+        &self.units[0].lowered
     }
 
     pub(crate) fn machine(&self) -> &MachineCode {
-        &self.machine
-    }
-
-    /// Address at which the code is mapped.
-    pub(crate) fn code_addr(&self) -> u64 {
-        #[cfg(all(target_arch = "x86_64", unix))]
-        return self.code.addr();
-        #[cfg(not(all(target_arch = "x86_64", unix)))]
-        return 0;
+        &self.units[0].machine
     }
 
     /// Registers helper `id` (replacing any earlier one): it gets R1–R5 and returns R0, or an
@@ -224,6 +387,9 @@ impl JitProgram {
         if self.helpers.wants_memory() {
             self.unchecked_table(&[(r1, r2, true)]);
         }
+        if self.needs_set_state() {
+            self.prepare_set();
+        }
         let entry = self.fast_entry;
         let stack = self.stack.as_mut_ptr() as u64;
         let ctx = &mut *self.ctx;
@@ -243,6 +409,9 @@ impl JitProgram {
     /// stays small).
     #[inline(never)]
     fn run_input_checked(&mut self, mem: &mut [u8], options: &RunOptions) -> Result<u64, VmError> {
+        if self.needs_set_state() {
+            self.prepare_set();
+        }
         let len = mem.len() as u64;
         let mut regions = [MemRegion::new(RegionKind::Input, INPUT_BASE, mem)];
         let mut regs = [0u64; 11];
@@ -262,6 +431,9 @@ impl JitProgram {
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
         regions::validate(&regions)?;
+        if self.needs_set_state() {
+            self.prepare_set();
+        }
         let mut all = [0u64; 11];
         all[..10].copy_from_slice(&regs);
         if !self.checked {
@@ -430,15 +602,16 @@ impl JitProgram {
     }
 
     fn describe_error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
-        let code_addr = self.code_addr();
         let ctx = &mut *self.ctx;
-        let l = &self.lowered;
+        let unit = &self.units[(ctx.err_prog as usize).min(self.units.len() - 1)];
+        let code_addr = unit.code_addr();
+        let l = &unit.lowered;
         let index = ctx.err_index as usize;
         let pc = |i: usize| l.pcs[i.min(l.len())];
         match ctx.err_kind {
             kind::MEMORY => {
                 let ret = ctx.err_ret.wrapping_sub(code_addr) as usize;
-                let i = self.machine.check_site(ret).unwrap_or(0);
+                let i = unit.machine.check_site(ret).unwrap_or(0);
                 let (size, access) = access_of(&l.insns[i]);
                 regions::fault(live, pc(i), ctx.err_addr, size, access)
             }
@@ -463,9 +636,16 @@ impl JitProgram {
                         id: id as u32,
                         message: e.0,
                     },
+                    (failed::UNAVAILABLE, _) => VmError::UnavailableHelper {
+                        pc: pc(index),
+                        id: id as u32,
+                        name: helper_name(id as i32).unwrap_or("?"),
+                        needs: "the interpreter (the JIT implements bpf_tail_call only)",
+                    },
                     _ => VmError::UnknownHelper { pc: pc(index), id },
                 }
             }
+            kind::MAP => map_error(self.maps.as_ref(), &l.insns[index], pc(index)),
             _ => insn_error(l, index),
         }
     }
@@ -504,5 +684,81 @@ fn insn_error(l: &Lowered, index: usize) -> VmError {
             off: *off,
         },
         _ => VmError::FellOffEnd { pc },
+    }
+}
+
+/// The LD_IMM64 instruction's map index and, for a value reference, byte offset: `None` if
+/// `maps` has no such map.
+fn map_ref(maps: &Maps, insn: &Insn) -> Option<(usize, Option<u64>)> {
+    let Insn::LdImm64 {
+        kind,
+        imm,
+        next_imm,
+        ..
+    } = *insn
+    else {
+        return None;
+    };
+    let by_fd = matches!(kind, Imm64Kind::MapFd | Imm64Kind::MapValue);
+    let index = if by_fd {
+        maps.resolve_fd(imm)?
+    } else {
+        Some(imm as u32 as usize).filter(|&i| i < maps.len())?
+    };
+    let off = matches!(kind, Imm64Kind::MapValue | Imm64Kind::MapIdxValue)
+        .then_some(next_imm as u32 as u64);
+    Some((index, off))
+}
+
+/// The value an LD_IMM64 map reference gives with `maps`: a map pointer. Map values are not
+/// memory under the JIT, so their references give none (and fail, see [`map_error`]).
+fn map_value(maps: Option<&Maps>, insn: &Insn) -> Option<u64> {
+    match map_ref(maps?, insn)? {
+        (index, None) => Some(map_ptr(index)),
+        (_, Some(_)) => None,
+    }
+}
+
+/// Why the LD_IMM64 map reference `insn` at `pc` failed, in the interpreter's words.
+fn map_error(maps: Option<&Maps>, insn: &Insn, pc: usize) -> VmError {
+    let Insn::LdImm64 { kind, imm, .. } = *insn else {
+        return VmError::FellOffEnd { pc };
+    };
+    let Some(maps) = maps else {
+        return VmError::NeedsLoader {
+            pc,
+            src: kind.src(),
+        };
+    };
+    let by_fd = matches!(kind, Imm64Kind::MapFd | Imm64Kind::MapValue);
+    let Some((index, off)) = map_ref(maps, insn) else {
+        return VmError::Map {
+            pc,
+            message: format!(
+                "LD_IMM64 refers to map {} {}, but the run has {} maps",
+                if by_fd { "fd" } else { "index" },
+                imm,
+                maps.len()
+            ),
+        };
+    };
+    let spec = maps.spec(index).expect("map_ref checked the index");
+    let off = off.unwrap_or(0);
+    if spec.map_type != MapType::Array || spec.max_entries != 1 || off >= spec.value_size as u64 {
+        return VmError::Map {
+            pc,
+            message: format!(
+                "LD_IMM64 of byte {off} of map '{}': direct value access needs a single-element \
+                 array and an offset below its value size {}",
+                spec.name, spec.value_size
+            ),
+        };
+    }
+    VmError::Setup {
+        message: format!(
+            "insn {pc}: LD_IMM64 of a value of map '{}': the JIT gives programs no map value \
+             memory; use the interpreter",
+            spec.name
+        ),
     }
 }

@@ -7,12 +7,20 @@
 //! arguments of the platform C ABI and the result comes back as the C return value. The sixth
 //! argument is the [`RunCtx`] pointer; plain C helpers ignore it, trampolines use it to find
 //! their closure ([`RunCtx::helper_data`]) and to report failures ([`RunCtx::helper_failed`]).
+//!
+//! Tail calls: at a call that may be a tail call (helper 12, `callx`) generated code first
+//! stores R0 in `regs[0]`; the tail-call trampoline returns it (R0 is unchanged) and, when the
+//! call goes ahead, leaves the address of the next program's first instruction in
+//! [`RunCtx::tail_target`], where the code looks after the call and jumps.
 
 use std::collections::HashMap;
 use std::mem::offset_of;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bpfvet_vm::HelperError;
+use bpfvet_isa::helpers::helper_name;
+use bpfvet_vm::{HelperError, MAX_TAIL_CALLS, MapType, Maps};
+
+use crate::lower::TAIL_CALL_ID;
 
 use crate::memory::JitMemory;
 
@@ -50,6 +58,8 @@ pub(crate) mod kind {
     /// The instruction at `err_index` always fails (it needs the loader, a kfunc, ...), or
     /// `err_index` is the end of the program (control fell off it).
     pub const INSN: u64 = 6;
+    /// The map reference (LD_IMM64) at `err_index` has no value for this run.
+    pub const MAP: u64 = 7;
 }
 
 /// Values of `RunCtx::helper_failed`.
@@ -58,6 +68,8 @@ pub(crate) mod failed {
     pub const ERROR: u64 = 1;
     /// No helper has the id in `RunCtx::helper_id`.
     pub const UNKNOWN: u64 = 2;
+    /// A kernel helper the JIT does not implement (id in `RunCtx::helper_id`).
+    pub const UNAVAILABLE: u64 = 3;
 }
 
 /// The per-run state shared with generated code. Generated code keeps a pointer to it in a
@@ -96,6 +108,22 @@ pub(crate) struct RunCtx {
     pub max_live: u64,
     /// The helpers, for trampolines.
     pub helpers: *mut Helpers,
+    /// The program of the set whose code took the error exit (except memory faults, found
+    /// from `err_ret`).
+    pub err_prog: u64,
+    /// Tail calls made so far in this run.
+    pub tail_calls: u64,
+    /// Set by the tail-call trampoline: where the code continues (0: no tail call).
+    pub tail_target: u64,
+    /// The run's maps (null without maps).
+    pub maps: *const Maps,
+    /// The first instruction's address of each program of the set.
+    pub mains: *const u64,
+    /// Number of programs in the set.
+    pub n_progs: u64,
+    /// Where the error exit of a program entered by a tail call continues: program 0's
+    /// epilogue, which restores what its entry saved.
+    pub exit_pops: u64,
     /// The error of a failed helper (Rust only; generated code never touches it).
     pub helper_error: Option<HelperError>,
 }
@@ -119,6 +147,9 @@ pub(crate) mod off {
     pub const REGIONS: i32 = offset_of!(RunCtx, regions) as i32;
     pub const CACHE: i32 = offset_of!(RunCtx, cache) as i32;
     pub const MAX_LIVE: i32 = offset_of!(RunCtx, max_live) as i32;
+    pub const ERR_PROG: i32 = offset_of!(RunCtx, err_prog) as i32;
+    pub const TAIL_TARGET: i32 = offset_of!(RunCtx, tail_target) as i32;
+    pub const EXIT_POPS: i32 = offset_of!(RunCtx, exit_pops) as i32;
 }
 
 impl RunCtx {
@@ -141,6 +172,13 @@ impl RunCtx {
             cache: 0,
             max_live: 0,
             helpers,
+            err_prog: 0,
+            tail_calls: 0,
+            tail_target: 0,
+            maps: std::ptr::null(),
+            mains: std::ptr::null(),
+            n_progs: 0,
+            exit_pops: 0,
             helper_error: None,
         }
     }
@@ -188,60 +226,94 @@ enum Helper {
     Memory(Box<MemoryHelper>),
 }
 
-/// The registered helpers, and the table of the static helper ids a program calls (one slot
-/// per id, at a fixed address generated code embeds).
+/// The registered helpers, and for each program of the set the table of the static helper
+/// ids it calls (one slot per id, at a fixed address its code embeds).
 pub(crate) struct Helpers {
     by_id: HashMap<u32, Helper>,
     /// Whether some registered helper is a memory helper.
     memory: bool,
-    ids: Vec<u32>,
-    table: Box<[TableEntry]>,
+    /// Whether ids nobody registered get the kernel's helper (`bpf_tail_call`; the other
+    /// kernel helpers are unavailable under the JIT).
+    kernel: bool,
+    tables: Vec<(Vec<u32>, Box<[TableEntry]>)>,
+}
+
+/// A table entry calling `f` with no closure.
+fn plain(f: usize) -> TableEntry {
+    TableEntry {
+        func: f as u64,
+        data: 0,
+    }
 }
 
 impl Helpers {
-    /// Helpers for a program whose static calls use `ids` (slot `i` = `ids[i]`).
-    pub fn new(ids: &[u32]) -> Helpers {
-        let unknown = TableEntry {
-            func: unknown_trampoline as *const () as u64,
-            data: 0,
-        };
+    pub fn new() -> Helpers {
         Helpers {
             by_id: HashMap::new(),
             memory: false,
-            ids: ids.to_vec(),
-            table: vec![unknown; ids.len()].into_boxed_slice(),
+            kernel: false,
+            tables: Vec::new(),
         }
     }
 
-    /// Address of the table (stable for the life of `self`).
-    pub fn table_addr(&self) -> u64 {
-        self.table.as_ptr() as u64
+    /// Adds the table of a program whose static calls use `ids` (slot `i` = `ids[i]`);
+    /// returns its address (stable for the life of `self`).
+    pub fn add_table(&mut self, ids: &[u32]) -> u64 {
+        let unknown = plain(unknown_trampoline as *const () as usize);
+        let table = vec![unknown; ids.len()].into_boxed_slice();
+        let addr = table.as_ptr() as u64;
+        self.tables.push((ids.to_vec(), table));
+        self.refresh();
+        addr
     }
 
-    fn entry(h: &mut Helper) -> TableEntry {
-        match h {
-            Helper::Extern(f) => TableEntry {
-                func: *f as *const () as u64,
-                data: 0,
-            },
-            Helper::Boxed(b) => TableEntry {
+    /// Replaces the table of program `index` (after a recompilation).
+    pub fn replace_table(&mut self, index: usize, ids: &[u32]) -> u64 {
+        let unknown = plain(unknown_trampoline as *const () as usize);
+        let table = vec![unknown; ids.len()].into_boxed_slice();
+        let addr = table.as_ptr() as u64;
+        self.tables[index] = (ids.to_vec(), table);
+        self.refresh();
+        addr
+    }
+
+    /// The table entry generated code calls for helper `id`.
+    fn entry_for(&mut self, id: u32) -> TableEntry {
+        match self.by_id.get_mut(&id) {
+            Some(Helper::Extern(f)) => plain(*f as usize),
+            Some(Helper::Boxed(b)) => TableEntry {
                 func: boxed_trampoline as *const () as u64,
                 data: &mut **b as *mut BoxedHelper as u64,
             },
-            Helper::Memory(b) => TableEntry {
+            Some(Helper::Memory(b)) => TableEntry {
                 func: memory_trampoline as *const () as u64,
                 data: &mut **b as *mut MemoryHelper as u64,
             },
+            None if self.kernel && id == TAIL_CALL_ID => {
+                plain(tail_trampoline as *const () as usize)
+            }
+            None if self.kernel && helper_name(id as i32).is_some() => {
+                plain(unavailable_trampoline as *const () as usize)
+            }
+            None => plain(unknown_trampoline as *const () as usize),
         }
     }
 
-    fn insert(&mut self, id: u32, mut h: Helper) {
-        let entry = Helpers::entry(&mut h);
-        if let Some(slot) = self.ids.iter().position(|&i| i == id) {
-            self.table[slot] = entry;
+    /// Recomputes every table entry.
+    fn refresh(&mut self) {
+        for t in 0..self.tables.len() {
+            for k in 0..self.tables[t].0.len() {
+                let entry = self.entry_for(self.tables[t].0[k]);
+                self.tables[t].1[k] = entry;
+            }
         }
-        // The old helper (if any) is dropped only after the table no longer points at it.
-        self.by_id.insert(id, h);
+    }
+
+    fn insert(&mut self, id: u32, h: Helper) {
+        // The old helper (if any) is dropped only after the tables no longer point at it.
+        let old = self.by_id.insert(id, h);
+        self.refresh();
+        drop(old);
         self.memory = self.by_id.values().any(|h| matches!(h, Helper::Memory(_)));
     }
 
@@ -265,6 +337,16 @@ impl Helpers {
 
     pub fn contains(&self, id: u32) -> bool {
         self.by_id.contains_key(&id)
+    }
+
+    /// Serves ids nobody registered with the kernel's helpers (see [`Helpers::kernel`]).
+    pub fn enable_kernel(&mut self) {
+        self.kernel = true;
+        self.refresh();
+    }
+
+    pub fn kernel_enabled(&self) -> bool {
+        self.kernel
     }
 }
 
@@ -317,7 +399,7 @@ fn finish_call(outcome: std::thread::Result<Result<u64, HelperError>>, ctx: &mut
 extern "C" fn boxed_trampoline(a: u64, b: u64, c: u64, d: u64, e: u64, ctx: *mut RunCtx) -> u64 {
     // SAFETY: generated code passes the context of the run in progress (created by
     // `JitProgram::run_raw`, which holds no other reference to it during the call), and
-    // stores in `helper_data` the `data` word of a table entry made by `Helpers::entry` from
+    // stores in `helper_data` the `data` word of a table entry made by `Helpers::entry_for` from
     // a boxed helper that `Helpers` keeps alive while the program (and so this run) exists.
     let (ctx, f) = unsafe {
         let ctx = &mut *ctx;
@@ -355,17 +437,103 @@ extern "C" fn callx_trampoline(a: u64, b: u64, c: u64, d: u64, e: u64, ctx: *mut
         let helpers = &mut *ctx.helpers;
         (ctx, helpers)
     };
-    let helper = u32::try_from(ctx.helper_id)
-        .ok()
-        .and_then(|id| helpers.by_id.get_mut(&id));
-    match helper {
+    let id = u32::try_from(ctx.helper_id).ok();
+    let kernel = helpers.kernel;
+    match id.and_then(|id| helpers.by_id.get_mut(&id)) {
         Some(Helper::Extern(f)) => f(a, b, c, d, e),
         Some(Helper::Boxed(f)) => call_boxed(f, [a, b, c, d, e], ctx),
         Some(Helper::Memory(f)) => call_memory(f, [a, b, c, d, e], ctx),
+        None if kernel && id == Some(TAIL_CALL_ID) => tail_call(ctx, b, c),
+        None if kernel && id.is_some_and(|id| helper_name(id as i32).is_some()) => {
+            ctx.helper_failed = failed::UNAVAILABLE;
+            0
+        }
         None => {
             ctx.helper_failed = failed::UNKNOWN;
             0
         }
+    }
+}
+
+/// The table entry of a kernel helper the JIT does not implement.
+extern "C" fn unavailable_trampoline(
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+    _: u64,
+    ctx: *mut RunCtx,
+) -> u64 {
+    // SAFETY: as in `boxed_trampoline`, `ctx` is the context of the run in progress.
+    let ctx = unsafe { &mut *ctx };
+    ctx.helper_failed = failed::UNAVAILABLE;
+    0
+}
+
+/// `bpf_tail_call(ctx, prog_array, index)`, the static helper-table entry.
+extern "C" fn tail_trampoline(
+    _: u64,
+    map: u64,
+    index: u64,
+    _: u64,
+    _: u64,
+    ctx: *mut RunCtx,
+) -> u64 {
+    // SAFETY: as in `boxed_trampoline`, `ctx` is the context of the run in progress.
+    let ctx = unsafe { &mut *ctx };
+    tail_call(ctx, map, index)
+}
+
+/// `bpf_tail_call` with the interpreter's semantics: falls through (R0 unchanged) when the
+/// index is out of range, the run already made [`MAX_TAIL_CALLS`] tail calls or the entry is
+/// empty (an attempt on an empty entry still counts); otherwise sets `tail_target`. Returns
+/// R0 as the code stored it before the call.
+fn tail_call(ctx: &mut RunCtx, map: u64, index: u64) -> u64 {
+    let r0 = ctx.regs[0];
+    match tail_target(ctx, map, index as u32) {
+        Ok(Some(target)) => ctx.tail_target = target,
+        Ok(None) => {}
+        Err(message) => {
+            ctx.helper_failed = failed::ERROR;
+            ctx.helper_error = Some(HelperError(message));
+        }
+    }
+    r0
+}
+
+fn tail_target(ctx: &mut RunCtx, map: u64, index: u32) -> Result<Option<u64>, String> {
+    // SAFETY: `maps` is null or points at the program's maps, which the run borrows and does
+    // not touch while generated code (suspended in this call) runs.
+    let maps = unsafe { ctx.maps.as_ref() }.ok_or("the run has no maps")?;
+    let m = maps
+        .index_from_ptr(map)
+        .ok_or_else(|| format!("{map:#x} is not a map pointer"))?;
+    let spec = maps.spec(m).ok_or("bad map index")?;
+    if spec.map_type != MapType::ProgArray {
+        return Err(format!(
+            "bpf_tail_call on map '{}', which is not a prog array",
+            spec.name
+        ));
+    }
+    if index >= spec.max_entries || ctx.tail_calls >= MAX_TAIL_CALLS as u64 {
+        return Ok(None);
+    }
+    ctx.tail_calls += 1;
+    let Ok(value) = maps.lookup(m, &index.to_le_bytes()) else {
+        return Ok(None);
+    };
+    let p = value.get(..4).map_or(u32::MAX, |v| {
+        u32::from_le_bytes(v.try_into().expect("4 bytes"))
+    });
+    if (p as u64) < ctx.n_progs {
+        // SAFETY: `mains` points at `n_progs` addresses owned by the program set, unchanged
+        // during the run.
+        Ok(Some(unsafe { *ctx.mains.add(p as usize) }))
+    } else {
+        Err(format!(
+            "prog array entry {index} holds program {p}, but the VM has {} programs",
+            ctx.n_progs
+        ))
     }
 }
 

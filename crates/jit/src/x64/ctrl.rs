@@ -1,11 +1,12 @@
 //! Control-flow code: jumps, `may_goto`, helper calls (through the C ABI, R1–R5 kept as the
-//! interpreter keeps them), `callx`, and bpf-to-bpf calls (R6–R9 saved on the native stack,
-//! R10 moved to the next frame, at most eight frames).
+//! interpreter keeps them), `callx`, tail calls (a call that may be one saves R0 for the
+//! trampoline and afterwards jumps where it says), and bpf-to-bpf calls (R6–R9 saved on the
+//! native stack, R10 moved to the next frame, at most eight frames).
 
 use bpfvet_isa::{Cond, Insn, Reg, Src, Width};
 use iced_x86::code_asm::*;
 
-use super::{BUDGET, CTX, Gen, Res, ctx, d, q};
+use super::{BUDGET, CTX, Gen, Res, Stub, ctx, d, q};
 use crate::runtime::{REGION_ENTRY_SIZE, TABLE_ENTRY_SIZE, frame_step, kind, off};
 
 /// Where a helper call goes.
@@ -98,6 +99,15 @@ impl Gen<'_> {
     /// and the context as the sixth; R0 gets the result, R1–R5 are restored, and a failure the
     /// callee reports stops the run.
     fn helper_call(&mut self, i: usize, func: Callee) -> Res {
+        let tail = match self.prog.insns[i] {
+            Insn::Callx { .. } => true,
+            Insn::Call(bpfvet_isa::CallKind::Helper(id)) => id as u32 == crate::lower::TAIL_CALL_ID,
+            _ => false,
+        };
+        if tail {
+            // A tail call that falls through leaves R0 as it was: the trampoline returns it.
+            self.a.mov(ctx(off::REGS), rax)?;
+        }
         for r in ARGS {
             self.a.push(r)?;
         }
@@ -117,7 +127,14 @@ impl Gen<'_> {
         }
         let stub = self.fail_stub(kind::HELPER, i);
         self.a.cmp(ctx(off::HELPER_FAILED), 0)?;
-        self.a.jne(stub)
+        self.a.jne(stub)?;
+        if tail {
+            let label = self.a.create_label();
+            self.stubs.push(Stub::Tail { label });
+            self.a.cmp(ctx(off::TAIL_TARGET), 0)?;
+            self.a.jne(label)?;
+        }
+        Ok(())
     }
 
     pub(super) fn call_helper(&mut self, i: usize, id: u32) -> Res {

@@ -94,6 +94,8 @@ enum Stub {
     },
     /// A misaligned atomic: the virtual address is in r11.
     Misaligned { label: CodeLabel, index: usize },
+    /// A tail call: continue at `RunCtx::tail_target` (and clear it).
+    Tail { label: CodeLabel },
 }
 
 /// Code generation state for one program.
@@ -113,6 +115,8 @@ pub(crate) struct Gen<'p> {
     check_sites: Vec<(CodeLabel, usize)>,
     /// Bytes of padding before each instruction (loop heads are aligned).
     pads: Vec<usize>,
+    /// The epilogue of the entry functions.
+    pops: CodeLabel,
 }
 
 impl<'p> Gen<'p> {
@@ -125,7 +129,9 @@ impl<'p> Gen<'p> {
         let mut a = CodeAssembler::new(64)?;
         let labels = (0..=prog.len()).map(|_| a.create_label()).collect();
         let err_exit = a.create_label();
+        let pops = a.create_label();
         Ok(Gen {
+            pops,
             a,
             prog,
             opts,
@@ -262,7 +268,13 @@ impl<'p> Gen<'p> {
             self.a.mov(ctx(off::REMAINING), BUDGET)?;
         }
         self.a.mov(eax, 1u32)?;
-        self.a.jmp(pops)?;
+        if self.env.program == 0 {
+            self.a.jmp(pops)?;
+        } else {
+            // Entered by a tail call: program 0's entry made the frame.
+            self.a.jmp(ctx(off::EXIT_POPS))?;
+        }
+        self.pops = pops;
         Ok((general, fast))
     }
 
@@ -341,6 +353,16 @@ impl<'p> Gen<'p> {
                 imm,
                 next_imm,
             } => self.mov_imm(q(dst), Insn::imm64(imm, next_imm)),
+            Insn::LdImm64 {
+                dst,
+                kind: bpfvet_isa::Imm64Kind::Func,
+                ..
+            } if self.prog.ld_func.contains_key(&i) => {
+                let t = self.prog.ld_func[&i] as u64;
+                let addr = bpfvet_vm::FUNC_BASE + ((self.env.program as u64) << 32) + 8 * t;
+                self.mov_imm(q(dst), addr)
+            }
+            Insn::LdImm64 { dst, .. } if self.prog.map_refs.contains(&i) => self.ld_map(i, dst),
             Insn::Load {
                 size,
                 sign,
@@ -391,16 +413,36 @@ impl<'p> Gen<'p> {
         }
     }
 
+    /// LD_IMM64 of a map reference: the value from the program's map table, or a failure
+    /// when the run's maps do not give one.
+    fn ld_map(&mut self, i: usize, dst: Reg) -> Res {
+        let slot = self.prog.map_refs.iter().position(|&r| r == i).unwrap_or(0);
+        let stub = self.fail_stub(kind::MAP, i);
+        self.a.mov(r11, self.env.map_table + 8 * slot as u64)?;
+        self.a.mov(q(dst), qword_ptr(r11))?;
+        self.a.test(q(dst), q(dst))?;
+        self.a.je(stub)
+    }
+
     fn stubs(&mut self) -> Res {
         let stubs = std::mem::take(&mut self.stubs);
         for stub in stubs {
+            if let Stub::Tail { mut label } = stub {
+                self.bind(&mut label)?;
+                self.a.mov(r11, ctx(off::TAIL_TARGET))?;
+                self.a.mov(ctx(off::TAIL_TARGET), 0)?;
+                self.a.jmp(r11)?;
+                continue;
+            }
             match stub {
+                Stub::Tail { .. } => {}
                 Stub::Fail {
                     mut label,
                     kind,
                     index,
                 } => {
                     self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
                     self.a.mov(ctx(off::ERR_KIND), kind as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
                 }
@@ -410,12 +452,14 @@ impl<'p> Gen<'p> {
                     len,
                 } => {
                     self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
                     self.a.add(BUDGET, len as i32)?;
                     self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
                 }
                 Stub::Misaligned { mut label, index } => {
                     self.bind(&mut label)?;
+                    self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
                     self.a.mov(ctx(off::ERR_ADDR), r11)?;
                     self.a.mov(ctx(off::ERR_KIND), kind::MISALIGNED as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
@@ -465,6 +509,7 @@ impl<'p> Gen<'p> {
         self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
         self.a.ret()?;
         self.bind(&mut fail)?;
+        self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
         self.a.mov(ctx(off::ERR_ADDR), r11)?;
         self.a.pop(r10)?;
         self.a.mov(ctx(off::ERR_RET), r10)?;
@@ -506,6 +551,7 @@ impl<'p> Gen<'p> {
             entry: at(&entry)?,
             fast_entry: at(&fast_entry)?,
             out_of_line: at(&ool)?,
+            exit_pops: at(&self.pops)?,
             insn_offsets,
             check_sites,
             bytes: result.inner.code_buffer,
