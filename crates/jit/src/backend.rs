@@ -6,7 +6,8 @@
 //! context) and `fn(r1, r2, *mut RunCtx) -> Exit` (R1, R2 as arguments, R3–R9 zero), where
 //! `Exit` is `(status, R0)` (status 0 = exit, 1 = error exit with `RunCtx::err_kind` set),
 //! helpers called through the platform C ABI with the context as sixth argument, one label per
-//! BPF instruction. x86-64 is the only backend so
+//! BPF instruction (a direct-entry program has simpler entries, see
+//! [`CodegenOptions::direct`]). x86-64 is the only backend so
 //! far; `ARCHITECTURE.md` (the arm64 section) describes how an arm64 one maps onto the same contract.
 
 use crate::error::JitError;
@@ -18,6 +19,12 @@ pub struct CodegenOptions {
     /// Emit bounds checks, alignment checks for atomics and budget metering; registers hold the
     /// interpreter's virtual addresses.
     pub checked: bool,
+    /// Direct entry (unchecked, self-contained programs only, see
+    /// [`Lowered::self_contained`]): the entry functions are `fn(regs: *const [u64; 11]) ->
+    /// u64` and `fn(r1, r2, r10) -> u64`, returning R0; they save only the callee-saved
+    /// registers the program uses, set up no run context, and `exit` returns straight to
+    /// the caller.
+    pub direct: bool,
 }
 
 /// Absolute addresses generated code may embed.
@@ -52,6 +59,8 @@ pub struct MachineCode {
     /// entry pushed and returns); the error exits of the other programs of a set continue
     /// at program 0's.
     pub exit_pops: usize,
+    /// Whether the entries are direct (see [`CodegenOptions::direct`]).
+    pub direct: bool,
     /// Checked mode: return offsets of the bounds-check calls, sorted, with the index of the
     /// instruction that made each.
     pub check_sites: Vec<(usize, usize)>,

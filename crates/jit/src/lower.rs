@@ -55,6 +55,11 @@ pub struct Lowered {
     pub map_refs: Vec<usize>,
     /// LD_IMM64 of a function address: instruction index → the function's first instruction.
     pub ld_func: BTreeMap<usize, usize>,
+    /// Whether the program needs nothing from the run context when it runs unchecked: no
+    /// calls of any kind, no `may_goto`, no map references, and nothing that can fail (no
+    /// instruction that always fails; control never runs off the end). Its unchecked code
+    /// can then be entered directly and return R0.
+    pub self_contained: bool,
 }
 
 impl Lowered {
@@ -99,6 +104,25 @@ fn ends_block(insn: &Insn) -> bool {
             | Insn::MayGoto { .. }
             | Insn::Exit
     )
+}
+
+/// See [`Lowered::self_contained`].
+fn self_contained(insns: &[Insn]) -> bool {
+    let fine = |insn: &Insn| match insn {
+        Insn::LdImm64 { kind, .. } => matches!(kind, Imm64Kind::Imm | Imm64Kind::Func),
+        Insn::Call(_)
+        | Insn::Callx { .. }
+        | Insn::MayGoto { .. }
+        | Insn::LdAbs { .. }
+        | Insn::LdInd { .. }
+        | Insn::AddrSpaceCast { .. } => false,
+        _ => true,
+    };
+    let ends = matches!(
+        insns.last(),
+        Some(Insn::Exit | Insn::Ja { .. } | Insn::Gotol { .. })
+    );
+    ends && insns.iter().all(fine)
 }
 
 /// The registers `insns` mention, see [`Lowered::used`].
@@ -232,6 +256,7 @@ pub fn lower(prog: &Program, args_at_exit: bool) -> Result<Lowered, VmError> {
         .iter()
         .any(|i| matches!(i, Insn::Call(CallKind::Local(_))));
     Ok(Lowered {
+        self_contained: self_contained(&insns),
         tail_sites,
         local_calls,
         map_refs,

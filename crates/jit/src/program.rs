@@ -96,6 +96,10 @@ pub struct JitProgram {
     table: Vec<RegionEntry>,
     /// Checked mode: how many frames' stacks the last run may have written.
     dirty_frames: usize,
+    /// Program 0 has direct entries (see `CodegenOptions::direct`).
+    direct: bool,
+    /// Cached [`JitProgram::needs_set_state`].
+    set_state: bool,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -137,6 +141,7 @@ impl JitProgram {
         }
         let mut helpers = Box::new(Helpers::new());
         let unit = Self::compile_unit(prog, 0, checked, false, &mut helpers, None)?;
+        let direct = unit.machine.direct;
         let mut j = JitProgram {
             mains: vec![unit.main()],
             units: vec![unit],
@@ -151,8 +156,11 @@ impl JitProgram {
             fast_entry: 0,
             table: Vec::new(),
             dirty_frames: 0,
+            direct,
+            set_state: false,
         };
         j.set_entries();
+        j.set_state = j.needs_set_state();
         Ok(j)
     }
 
@@ -171,6 +179,8 @@ impl JitProgram {
         let program =
             u32::try_from(index).map_err(|_| JitError::Codegen("too many programs".into()))?;
         let map_table = vec![0u64; lowered.map_refs.len()].into_boxed_slice();
+        // Only program 0 is entered from Rust; the others are entered by tail calls.
+        let direct = !checked && index == 0 && lowered.self_contained;
         let helper_table = match table {
             Some(t) => helpers.replace_table(t, &lowered.helper_ids),
             None => helpers.add_table(&lowered.helper_ids),
@@ -181,7 +191,7 @@ impl JitProgram {
             program,
             map_table: map_table.as_ptr() as u64,
         };
-        let machine = Native::compile(&lowered, &CodegenOptions { checked }, &env)?;
+        let machine = Native::compile(&lowered, &CodegenOptions { checked, direct }, &env)?;
         let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
         Ok(Unit {
             source: prog.clone(),
@@ -241,6 +251,7 @@ impl JitProgram {
         }
         self.mains.push(unit.main());
         self.units.push(unit);
+        self.set_state = self.needs_set_state();
         Ok(index)
     }
 
@@ -252,7 +263,9 @@ impl JitProgram {
     /// Gives the set a map set (LD_IMM64 map references resolve against it, `bpf_tail_call`
     /// looks programs up in its prog arrays); returns the previous one.
     pub fn set_maps(&mut self, maps: Maps) -> Option<Maps> {
-        self.maps.replace(maps)
+        let old = self.maps.replace(maps);
+        self.set_state = self.needs_set_state();
+        old
     }
 
     /// The set's maps.
@@ -267,7 +280,9 @@ impl JitProgram {
 
     /// Takes the set's maps away.
     pub fn take_maps(&mut self) -> Option<Maps> {
-        self.maps.take()
+        let maps = self.maps.take();
+        self.set_state = self.needs_set_state();
+        maps
     }
 
     /// Serves helper ids nobody registered as the interpreter's
@@ -380,14 +395,18 @@ impl JitProgram {
         mem: &mut [u8],
         options: &RunOptions,
     ) -> Result<u64, VmError> {
+        let (r1, r2) = (mem.as_mut_ptr() as u64, mem.len() as u64);
+        if self.direct {
+            let fp = self.stack.as_mut_ptr() as u64 + STACK_SIZE as u64;
+            return Ok(Self::enter_direct_fast(self.fast_entry, r1, r2, fp));
+        }
         if self.checked {
             return self.run_input_checked(mem, options);
         }
-        let (r1, r2) = (mem.as_mut_ptr() as u64, mem.len() as u64);
         if self.helpers.wants_memory() {
             self.unchecked_table(&[(r1, r2, true)]);
         }
-        if self.needs_set_state() {
+        if self.set_state {
             self.prepare_set();
         }
         let entry = self.fast_entry;
@@ -409,7 +428,7 @@ impl JitProgram {
     /// stays small).
     #[inline(never)]
     fn run_input_checked(&mut self, mem: &mut [u8], options: &RunOptions) -> Result<u64, VmError> {
-        if self.needs_set_state() {
+        if self.set_state {
             self.prepare_set();
         }
         let len = mem.len() as u64;
@@ -431,7 +450,7 @@ impl JitProgram {
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
         regions::validate(&regions)?;
-        if self.needs_set_state() {
+        if self.set_state {
             self.prepare_set();
         }
         let mut all = [0u64; 11];
@@ -514,11 +533,18 @@ impl JitProgram {
     #[inline]
     fn run_unchecked(
         &mut self,
-        regs: [u64; 11],
+        mut regs: [u64; 11],
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
         let entry = self.entry_addr();
         let stack = self.stack.as_mut_ptr() as u64;
+        if self.direct {
+            regs[10] = stack + STACK_SIZE as u64;
+            return Ok(RunResult {
+                r0: Self::enter_direct(entry, &regs),
+                executed: 0,
+            });
+        }
         let ctx = &mut *self.ctx;
         ctx.regs = regs;
         ctx.regs[10] = stack + STACK_SIZE as u64;
@@ -578,6 +604,42 @@ impl JitProgram {
                 std::mem::transmute(entry as usize);
             f(r1, r2, ctx)
         }
+    }
+
+    /// Runs a direct-entry program's general entry at `entry` with registers `regs`.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
+    fn enter_direct(entry: u64, regs: &[u64; 11]) -> u64 {
+        // SAFETY: as in `enter`, for the general entry of a direct-entry program, whose
+        // signature the backend contract gives as `fn(*const [u64; 11]) -> u64`; such code
+        // touches no run context, helper or table, only the stack area and the regions of
+        // an unchecked run (as the caller of `new_unchecked` promised).
+        unsafe {
+            let f: extern "sysv64" fn(*const [u64; 11]) -> u64 =
+                std::mem::transmute(entry as usize);
+            f(regs)
+        }
+    }
+
+    /// Runs a direct-entry program's fast entry at `entry` with R1, R2 and R10.
+    #[cfg(all(target_arch = "x86_64", unix))]
+    #[inline]
+    fn enter_direct_fast(entry: u64, r1: u64, r2: u64, r10: u64) -> u64 {
+        // SAFETY: as in `enter_direct`, for the fast entry, `fn(r1, r2, r10) -> u64`.
+        unsafe {
+            let f: extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(entry as usize);
+            f(r1, r2, r10)
+        }
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    fn enter_direct(_: u64, _: &[u64; 11]) -> u64 {
+        unreachable!("a JitProgram cannot be built on this host")
+    }
+
+    #[cfg(not(all(target_arch = "x86_64", unix)))]
+    fn enter_direct_fast(_: u64, _: u64, _: u64, _: u64) -> u64 {
+        unreachable!("a JitProgram cannot be built on this host")
     }
 
     #[cfg(not(all(target_arch = "x86_64", unix)))]

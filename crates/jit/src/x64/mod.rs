@@ -193,18 +193,10 @@ impl<'p> Gen<'p> {
     /// - fast, `fn(r1, r2, ctx)`: R1 and R2 arrive in rdi and rsi (their homes), R10 comes
     ///   from the context, every other register starts at 0.
     fn entries(&mut self, main: CodeLabel) -> Result<(CodeLabel, CodeLabel), IcedError> {
-        let used = self.prog.used;
-        // Only registers read before being written need their initial value (and only those
-        // the program mentions: liveness is conservative around calls).
-        let live = self.prog.entry_live;
-        let needed = |i: usize| used[i] && live & (1 << i) != 0;
-        // (host register, BPF register whose home it is), callee-saved ones only.
-        let saved: Vec<AsmRegister64> = [(rbp, 10), (rbx, 6), (r13, 7), (r14, 8), (r15, 9)]
-            .into_iter()
-            .filter(|&(_, b)| used[b])
-            .map(|(r, _)| r)
-            .chain([r12])
-            .collect();
+        // Only registers read before being written need their initial value.
+        let needed: Vec<bool> = (0..11).map(|i| self.needed_at_entry(i)).collect();
+        let needed = |i: usize| needed[i];
+        let saved = self.saved();
         let mut general = self.a.create_label();
         let mut fast = self.a.create_label();
         let mut start = self.a.create_label();
@@ -267,6 +259,8 @@ impl<'p> Gen<'p> {
         if self.opts.checked {
             self.a.mov(ctx(off::REMAINING), BUDGET)?;
         }
+        // Every program of a set has its own error exit.
+        self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
         self.a.mov(eax, 1u32)?;
         if self.env.program == 0 {
             self.a.jmp(pops)?;
@@ -276,6 +270,65 @@ impl<'p> Gen<'p> {
         }
         self.pops = pops;
         Ok((general, fast))
+    }
+
+    /// The callee-saved host registers the program's code uses, in push order.
+    fn saved(&self) -> Vec<AsmRegister64> {
+        let used = self.prog.used;
+        let own = [(rbp, 10), (rbx, 6), (r13, 7), (r14, 8), (r15, 9)]
+            .into_iter()
+            .filter(|&(_, b)| used[b])
+            .map(|(r, _)| r);
+        if self.opts.direct {
+            own.collect()
+        } else {
+            own.chain([r12]).collect()
+        }
+    }
+
+    /// Whether instruction `i` is needed at entry (read before being written, and mentioned
+    /// by the program: liveness is conservative around calls).
+    fn needed_at_entry(&self, i: usize) -> bool {
+        self.prog.used[i] && self.prog.entry_live & (1 << i) != 0
+    }
+
+    /// The entry functions of a direct-entry program (see `CodegenOptions::direct`); the fast
+    /// one falls into the program's first instruction, so it must come right before it.
+    fn direct_entries(&mut self, main: CodeLabel) -> Result<(CodeLabel, CodeLabel), IcedError> {
+        let saved = self.saved();
+        let mut general = self.a.create_label();
+        let mut fast = self.a.create_label();
+        // General: `fn(regs: *const [u64; 11]) -> u64`; rdi (R1's home) is loaded last.
+        self.bind(&mut general)?;
+        for r in &saved {
+            self.a.push(*r)?;
+        }
+        let needed: Vec<usize> = (0..11).filter(|&i| self.needed_at_entry(i)).collect();
+        for &i in needed.iter().rev() {
+            self.a.mov(R64[i], qword_ptr(rdi + 8 * i as i32))?;
+        }
+        self.a.jmp(main)?;
+        // Fast: `fn(r1, r2, r10) -> u64`; R10 arrives in rdx, R3's home.
+        self.bind(&mut fast)?;
+        for r in &saved {
+            self.a.push(*r)?;
+        }
+        if needed.contains(&10) {
+            // Before R3's home (rdx) is cleared.
+            self.a.mov(rbp, rdx)?;
+        }
+        for &i in needed.iter().filter(|&&i| !matches!(i, 1 | 2 | 10)) {
+            self.a.xor(R32[i], R32[i])?;
+        }
+        Ok((general, fast))
+    }
+
+    /// `exit` of a direct-entry program: the entry's epilogue.
+    fn direct_exit(&mut self) -> Res {
+        for r in self.saved().iter().rev() {
+            self.a.pop(*r)?;
+        }
+        self.a.ret()
     }
 
     /// Checked mode: charges the block starting at `index` to the budget.
@@ -308,7 +361,10 @@ impl<'p> Gen<'p> {
             if i < covered {
                 continue;
             }
-            if i == n {
+            if i == n && self.opts.direct {
+                // Unreachable: a direct-entry program does not fall off its end.
+                self.a.ud2()?;
+            } else if i == n {
                 let stub = self.fail_stub(kind::INSN, n);
                 self.a.jmp(stub)?;
             } else if skip[i] {
@@ -401,6 +457,7 @@ impl<'p> Gen<'p> {
             Insn::Call(bpfvet_isa::CallKind::Helper(id)) => self.call_helper(i, id as u32),
             Insn::Call(bpfvet_isa::CallKind::Local(_)) => self.call_local(i),
             Insn::Callx { reg } => self.callx(i, reg),
+            Insn::Exit if self.opts.direct => self.direct_exit(),
             Insn::Exit => self.a.ret(),
             Insn::LdImm64 { .. }
             | Insn::Call(bpfvet_isa::CallKind::Kfunc { .. })
@@ -442,7 +499,6 @@ impl<'p> Gen<'p> {
                     index,
                 } => {
                     self.bind(&mut label)?;
-                    self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
                     self.a.mov(ctx(off::ERR_KIND), kind as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
                 }
@@ -452,14 +508,12 @@ impl<'p> Gen<'p> {
                     len,
                 } => {
                     self.bind(&mut label)?;
-                    self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
                     self.a.add(BUDGET, len as i32)?;
                     self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
                 }
                 Stub::Misaligned { mut label, index } => {
                     self.bind(&mut label)?;
-                    self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
                     self.a.mov(ctx(off::ERR_ADDR), r11)?;
                     self.a.mov(ctx(off::ERR_KIND), kind::MISALIGNED as i32)?;
                     self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
@@ -509,7 +563,6 @@ impl<'p> Gen<'p> {
         self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
         self.a.ret()?;
         self.bind(&mut fail)?;
-        self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
         self.a.mov(ctx(off::ERR_ADDR), r11)?;
         self.a.pop(r10)?;
         self.a.mov(ctx(off::ERR_RET), r10)?;
@@ -530,8 +583,20 @@ impl<'p> Gen<'p> {
 
     fn finish(mut self) -> Result<MachineCode, IcedError> {
         let main = self.labels[0];
-        let (entry, fast_entry) = self.entries(main)?;
+        let (entry, fast_entry) = if self.opts.direct {
+            self.direct_entries(main)?
+        } else {
+            self.entries(main)?
+        };
         self.body()?;
+        if self.opts.direct {
+            // Nothing takes the error exit; keep the labels bound.
+            let (mut err_exit, mut pops) = (self.err_exit, self.pops);
+            self.bind(&mut err_exit)?;
+            self.bind(&mut pops)?;
+            self.a.ud2()?;
+            (self.err_exit, self.pops) = (err_exit, pops);
+        }
         let mut ool = self.a.create_label();
         self.bind(&mut ool)?;
         self.stubs()?;
@@ -552,6 +617,7 @@ impl<'p> Gen<'p> {
             fast_entry: at(&fast_entry)?,
             out_of_line: at(&ool)?,
             exit_pops: at(&self.pops)?,
+            direct: self.opts.direct,
             insn_offsets,
             check_sites,
             bytes: result.inner.code_buffer,
