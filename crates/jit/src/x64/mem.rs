@@ -27,10 +27,11 @@ impl Gen<'_> {
         size: u32,
         write: bool,
     ) -> Result<AsmMemoryOperand, IcedError> {
+        let m = self.operand(i, base, off);
         if !self.opts.checked {
-            return Ok(ptr(q(base) + off as i32));
+            return Ok(m);
         }
-        self.a.lea(r11, ptr(q(base) + off as i32))?;
+        self.a.lea(r11, m)?;
         self.checked_call(i, size, write)?;
         Ok(ptr(r11))
     }

@@ -24,6 +24,7 @@
 
 mod alu;
 mod ctrl;
+mod idioms;
 mod mem;
 
 use iced_x86::code_asm::*;
@@ -117,6 +118,8 @@ pub(crate) struct Gen<'p> {
     pads: Vec<usize>,
     /// The epilogue of the entry functions.
     pops: CodeLabel,
+    /// Adds folded into the addresses of later accesses.
+    addr: idioms::AddrPlan,
 }
 
 impl<'p> Gen<'p> {
@@ -131,6 +134,7 @@ impl<'p> Gen<'p> {
         let err_exit = a.create_label();
         let pops = a.create_label();
         Ok(Gen {
+            addr: idioms::AddrPlan::default(),
             pops,
             a,
             prog,
@@ -344,6 +348,7 @@ impl<'p> Gen<'p> {
         // Instructions already emitted as part of a group (a recognised idiom).
         let mut covered = 0;
         let (fold, skip) = self.scaled_index_plan();
+        self.addr = self.address_plan(&fold);
         for i in 0..=n {
             if let Some(&pad) = self.pads.get(i)
                 && pad > 0
@@ -367,14 +372,17 @@ impl<'p> Gen<'p> {
             } else if i == n {
                 let stub = self.fail_stub(kind::INSN, n);
                 self.a.jmp(stub)?;
-            } else if skip[i] {
-                // A shift folded into a later add.
+            } else if skip[i] || self.addr.skip[i] {
+                // A shift folded into a later add, or an add into later addresses.
             } else if let (Some((b, k)), Insn::Alu { dst: a, .. }) = (fold[i], self.prog.insns[i]) {
                 self.scaled_add(a, b, k)?;
             } else if let Some(rot) = self.rotate_at(i) {
                 let spill_dead = self.prog.live_out[i + 3] & (1 << rot.0.index()) == 0;
                 self.rotate(rot, spill_dead)?;
                 covered = i + 4;
+            } else if let Some(idiom) = self.copy_add_at(i) {
+                self.copy_add(idiom)?;
+                covered = i + 2;
             } else if crate::liveness::pure_dst(&self.prog.insns[i])
                 .is_some_and(|d| self.prog.live_out[i] & (1 << d.index()) == 0)
             {
