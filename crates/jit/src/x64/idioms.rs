@@ -90,7 +90,7 @@ impl Gen<'_> {
             skip: vec![false; n],
             uses: vec![None; n],
         };
-        for j in 0..n {
+        for (j, scaled) in scaled.iter().enumerate().take(n) {
             let Insn::Alu {
                 width: Width::W64,
                 op: AluOp::Add,
@@ -103,7 +103,7 @@ impl Gen<'_> {
             if base == index {
                 continue;
             }
-            let scale = scaled[j].map_or(1, |(_, k)| 1 << k);
+            let scale = scaled.map_or(1, |(_, k)| 1 << k);
             let regs = bit(base) | bit(index);
             let mut uses = Vec::new();
             // Whether the last use writes `base` (so its old value dies there).
