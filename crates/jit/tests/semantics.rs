@@ -386,6 +386,9 @@ fn range_checks_and_equality_chains() {
                     // Either order jumps out when x is outside [a, b].
                     let out = x < a || x > b;
                     assert_eq!(agree(&text, &[]), if out { 1 } else { 2 }, "{text}");
+                    // Reached by a `goto` (which takes a copy of the pair).
+                    let text = text.replace("mov %r0, 1\n", "mov %r0, 1\nja +1\nmov %r0, 9\n");
+                    assert_eq!(agree(&text, &[]), if out { 1 } else { 2 }, "{text}");
                 }
             }
         }
@@ -395,6 +398,8 @@ fn range_checks_and_equality_chains() {
             );
             let x = if w == "32" { v as u32 as u64 } else { v };
             let hit = [0x20, 0x0a, 0x39, 0].contains(&x);
+            assert_eq!(agree(&text, &[]), if hit { 1 } else { 2 }, "{text}");
+            let text = text.replace("mov %r0, 1\n", "mov %r0, 1\nja +1\nmov %r0, 9\n");
             assert_eq!(agree(&text, &[]), if hit { 1 } else { 2 }, "{text}");
         }
     }

@@ -42,8 +42,14 @@ impl Gen<'_> {
                 ..
             }) = self.prog.insns.get(t)
         {
-            self.cond_jump(t, width, cond, dst, src)?;
-            let after = self.labels[t + 1];
+            let n = match self.fused_branch(t)? {
+                Some(n) => n,
+                None => {
+                    self.cond_jump(t, width, cond, dst, src)?;
+                    1
+                }
+            };
+            let after = self.labels[t + n];
             return self.a.jmp(after);
         }
         self.a.jmp(label)
@@ -85,6 +91,113 @@ impl Gen<'_> {
             Cond::Slt => a.jl(t),
             Cond::Sle => a.jle(t),
         }
+    }
+
+    /// The conditional jump at `i` as `(width, cond, dst, imm, target)` if it compares with an
+    /// immediate.
+    fn imm_jump(&self, i: usize) -> Option<(Width, Cond, Reg, i32, usize)> {
+        match self.prog.insns.get(i)? {
+            Insn::Jmp {
+                width,
+                cond,
+                dst,
+                src: Src::Imm(k),
+                ..
+            } => Some((*width, *cond, *dst, *k, self.prog.targets[i]?)),
+            _ => None,
+        }
+    }
+
+    /// Unchecked mode: emits one branch for a run of jumps starting at `i` that test one
+    /// register against constants and go to one place, and returns how many instructions it
+    /// covers. Two idioms:
+    /// - `x < A` or `x > B` (a range check, A <= B): `lea t, [x - A]; cmp t, B - A; ja`.
+    /// - `x == k1` or `x == k2` or ... (all < 64): a bit test on a constant mask.
+    pub(super) fn fused_branch(&mut self, i: usize) -> Result<Option<usize>, IcedError> {
+        if self.opts.checked {
+            // Each jump ends a block of the budget; keep them apart.
+            return Ok(None);
+        }
+        let Some((width, cond, x, k, t)) = self.imm_jump(i) else {
+            return Ok(None);
+        };
+        let w64 = width == Width::W64;
+        let val = |k: i32| {
+            if w64 {
+                k as i64 as u64
+            } else {
+                k as u32 as u64
+            }
+        };
+        let same = |g: &Self, j: usize| {
+            g.imm_jump(j)
+                .filter(|&(w, _, d, _, tt)| !g.joins(j) && w == width && d == x && tt == t)
+        };
+        // Range check.
+        if let Some((_, c2, _, second, _)) = same(self, i + 1) {
+            let (lo, hi) = match (cond, c2) {
+                (Cond::Lt, Cond::Gt) => (val(k), val(second)),
+                (Cond::Gt, Cond::Lt) => (val(second), val(k)),
+                _ => (1, 0),
+            };
+            // The displacement -lo, as the lea of each width sees it.
+            let disp = if w64 {
+                i32::try_from((lo as i64).wrapping_neg()).ok()
+            } else {
+                Some((lo as u32).wrapping_neg() as i32)
+            };
+            if let Some(disp) = disp
+                && lo <= hi
+                && (hi - lo) <= i32::MAX as u64
+            {
+                let label = self.labels[t];
+                let span = (hi - lo) as i32;
+                if w64 {
+                    self.a.lea(r11, ptr(q(x) + disp))?;
+                    self.a.cmp(r11, span)?;
+                } else {
+                    self.a.lea(r11d, ptr(q(x) + disp))?;
+                    self.a.cmp(r11d, span)?;
+                }
+                self.a.ja(label)?;
+                return Ok(Some(2));
+            }
+        }
+        // Set membership.
+        let small = |k: i32| val(k) < 64;
+        if cond != Cond::Eq || !small(k) {
+            return Ok(None);
+        }
+        let mut mask = 1u64 << val(k);
+        let mut n = 1;
+        while let Some((_, Cond::Eq, _, kj, _)) = same(self, i + n) {
+            if !small(kj) {
+                break;
+            }
+            mask |= 1 << val(kj);
+            n += 1;
+        }
+        if n < 2 {
+            return Ok(None);
+        }
+        let label = self.labels[t];
+        let mut skip = self.a.create_label();
+        if w64 {
+            self.a.cmp(q(x), 63)?;
+        } else {
+            self.a.cmp(d(x), 63)?;
+        }
+        self.a.ja(skip)?;
+        self.a.mov(r11, mask)?;
+        if w64 {
+            self.a.bt(r11, q(x))?;
+        } else {
+            self.a.mov(r10d, d(x))?;
+            self.a.bt(r11, r10)?;
+        }
+        self.a.jb(label)?;
+        self.bind(&mut skip)?;
+        Ok(Some(n))
     }
 
     /// Falls through while the run's `may_goto` budget lasts (and counts it down), then jumps.
