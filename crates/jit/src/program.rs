@@ -141,7 +141,6 @@ impl JitProgram {
         }
         let mut helpers = Box::new(Helpers::new());
         let unit = Self::compile_unit(prog, 0, checked, false, &mut helpers, None)?;
-        let direct = unit.machine.direct;
         let mut j = JitProgram {
             mains: vec![unit.main()],
             units: vec![unit],
@@ -156,7 +155,7 @@ impl JitProgram {
             fast_entry: 0,
             table: Vec::new(),
             dirty_frames: 0,
-            direct,
+            direct: false,
             set_state: false,
         };
         j.set_entries();
@@ -221,6 +220,7 @@ impl JitProgram {
         let u = &self.units[0];
         self.entry = u.code_addr() + u.machine.entry as u64;
         self.fast_entry = u.code_addr() + u.machine.fast_entry as u64;
+        self.direct = u.machine.direct;
     }
 
     /// Adds another program to the set (a tail-call target: prog array values are these

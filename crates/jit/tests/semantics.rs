@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::agree;
+use common::{agree, agree_with};
 
 const BIG: u64 = 0xfedc_ba98_7654_3210;
 
@@ -498,4 +498,37 @@ fn shifted_index_added_to_a_base() {
         exit";
     let want = (0..8u64).fold(0, |acc, v| acc * 3 + v);
     assert_eq!(agree(text, &[]), want);
+}
+
+#[test]
+fn sums_folded_into_addresses() {
+    // `r6 = r1 + (r3 << k)` used as the base of the accesses that follow; some windows allow
+    // the fold (the sum dies, or a load replaces it), others must keep the add (the sum or
+    // the index is read or changed, a jump lands inside).
+    let windows = [
+        "ldxb %r0, [%r6+1]",
+        "ldxdw %r4, [%r6]\nadd %r4, 7\nstxdw [%r6+8], %r4\nmov %r0, %r4",
+        "ldxb %r6, [%r6]\nmov %r0, %r6",
+        "ldxb %r3, [%r6]\nmov %r0, %r3\nsub %r6, %r1\nadd %r0, %r6",
+        "ldxb %r0, [%r6]\nsub %r6, %r1\nadd %r0, %r6",
+        "ldxb %r0, [%r6]\nadd %r3, 1\nldxb %r4, [%r6+2]\nadd %r0, %r4",
+        "stxb [%r6], %r3\nldxb %r0, [%r1]",
+        "stb [%r6+2], 5\nstw [%r6+4], -1\nldxdw %r0, [%r1]\nldxdw %r4, [%r1+8]\nxor %r0, %r4",
+        "ldxb %r0, [%r6]\njeq %r0, 1000, +0\nldxb %r4, [%r6+3]\nadd %r0, %r4",
+        "ldxh %r0, [%r6]\nja +0\nldxw %r4, [%r6+1]\nadd %r0, %r4",
+        "mov %r5, 9\nldxw %r0, [%r6+2]\nmul %r5, %r0\nldxb %r6, [%r6+7]\nadd %r0, %r6\nadd %r0, %r5",
+    ];
+    let mem: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+    for w in windows {
+        for shift in ["", "lsh %r3, 1\n", "lsh %r3, 2\n", "lsh %r3, 3\n"] {
+            for idx in 0..4 {
+                let text = format!("mov %r6, %r1\nmov %r3, {idx}\n{shift}add %r6, %r3\n{w}\nexit");
+                let o = agree_with(&text, &mem, &|_| {}, true);
+                assert!(o.result.is_ok(), "{text}: {:?}", o.result);
+                // The same through a copy plus a constant (one lea) before the add.
+                let text = text.replace("mov %r6, %r1\n", "mov %r6, %r1\nadd %r6, 2\n");
+                agree_with(&text, &mem, &|_| {}, true).result.unwrap();
+            }
+        }
+    }
 }
