@@ -16,14 +16,26 @@
 //! the repository's `ARCHITECTURE.md` describes an arm64 backend).
 //!
 //! Code generation: BPF registers live in the kernel's fixed x86-64 registers; register
-//! liveness lets register-only instructions whose result is never read emit nothing; a few
-//! idioms get one instruction sequence (multiplication by small constants, rotates, a shifted
-//! index added to a base as one `lea`); a `goto` to a conditional jump takes a copy of it;
-//! loop heads are 16-byte aligned; registers are loaded at entry only if read before being
-//! written. Fusing range checks and `==` chains into one branch measured slower on the
-//! parser benchmark (branch prediction), so branches otherwise stay as the program has them. Checked mode keeps the budget
-//! in a register and checks each access with a short subroutine that tries the last region
-//! first. [`JitProgram::dump`] lists the x86-64 under each BPF instruction.
+//! liveness lets register-only instructions whose result is never read emit nothing; idioms
+//! spanning instructions get one sequence (multiplication by small constants, rotates, a copy
+//! plus a constant as one `lea`, a shifted index added to a base as one `lea`, a sum used
+//! only as the base of the accesses that follow folded into their addressing, a range check
+//! `x < A || x > B` as one compare, an `==` chain on small constants as one bit test); a
+//! `goto` to a conditional jump takes a copy of it; loop heads are 32-byte aligned. A
+//! program with no calls, no `may_goto`, no map references and nothing that can fail runs
+//! unchecked through a *direct* entry: no run context, only the callee-saved registers it
+//! uses are saved, and `exit` returns R0 to the caller. Checked mode keeps the budget in a
+//! register and checks each access with a short subroutine that tries the last region first.
+//! [`JitProgram::dump`] lists the x86-64 under each BPF instruction.
+//!
+//! Program sets and tail calls: like the interpreter's `Vm`, a [`JitProgram`] holds program
+//! 0 and the programs added with [`JitProgram::add_program`], each compiled to its own code,
+//! and a map set ([`JitProgram::set_maps`]) that LD_IMM64 map references resolve against.
+//! With [`JitProgram::enable_kernel_helpers`], helper 12 is `bpf_tail_call` with the
+//! interpreter's semantics: the next program starts in the same frame with every register
+//! and the stack as they are; an out-of-range index, an empty entry or the 33rd call falls
+//! through with R0 unchanged. The JIT implements no other kernel helper (they stop the run
+//! with `UnavailableHelper`) and gives programs no map value memory.
 //!
 //! Differences from the interpreter: unchecked mode runs on host addresses (a program that
 //! returns a pointer returns a host address), does not count instructions (`executed` is 0)

@@ -179,9 +179,10 @@ fn used_registers(insns: &[Insn]) -> [bool; 11] {
     used
 }
 
-/// Validates `prog` as the interpreter does and analyses it. `args_at_exit`: see
-/// [`crate::liveness::live_out`] (needed when another program of the set makes tail calls
-/// from a function it called).
+/// Validates `prog` as the interpreter does and analyses it. With `args_at_exit`, liveness
+/// takes `exit` to read R0–R5 even without bpf-to-bpf calls in `prog` (needed when another
+/// program of the set makes tail calls from a function it called: this program's `exit` then
+/// returns to that caller).
 pub fn lower(prog: &Program, args_at_exit: bool) -> Result<Lowered, VmError> {
     Vm::new(prog)?;
     let insns: Vec<Insn> = prog.insns().to_vec();

@@ -13,10 +13,17 @@
 //! `r9`, `r10`, `r11` are scratch, except that checked code keeps the instruction budget in
 //! `r9` (saved around the few sequences that need a third scratch register).
 //!
-//! Code layout: the entry function (saves callee-saved registers, loads R0–R10 from the
-//! context, calls the BPF main function, stores R0), then the code of every BPF instruction in
-//! order (`exit` is `ret`: the entry and bpf-to-bpf calls both use `call`), then the
-//! out-of-line error stubs and, in checked mode, the bounds-check subroutines.
+//! Code layout: the entry functions (save callee-saved registers, set up R0–R10, call the BPF
+//! main function, return R0), then the code of every BPF instruction in order (`exit` is
+//! `ret`: the entry and bpf-to-bpf calls both use `call`), then the out-of-line error stubs
+//! and, in checked mode, the bounds-check subroutines. A tail call jumps to the first
+//! instruction of the next program's code with the native stack as it is, so that program's
+//! `exit` returns where the caller's would have; its error exit continues at program 0's
+//! epilogue (`RunCtx::exit_pops`), which restores what program 0's entry saved (a program
+//! that may tail-call saves every callee-saved register). A direct-entry program (see
+//! `CodegenOptions::direct`) has entries that jump (or fall) into its code, and `exit` is
+//! the entry's epilogue itself. `idioms.rs` holds the multi-instruction idioms that share
+//! x86-64 addressing.
 //!
 //! Stack alignment: inside BPF code `rsp % 16 == 8`, as at a function's first instruction;
 //! helper calls push R1–R5 (40 bytes) and so call with an aligned stack; bpf-to-bpf calls push
