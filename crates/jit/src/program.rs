@@ -96,6 +96,9 @@ pub struct JitProgram {
     table: Vec<RegionEntry>,
     /// Checked mode: how many frames' stacks the last run may have written.
     dirty_frames: usize,
+    /// Checked mode: the table holds this many caller regions followed by the stack frames'
+    /// entries (`None`: not built, or built for an unchecked run).
+    table_fixed: Option<usize>,
     /// Program 0 has direct entries (see `CodegenOptions::direct`).
     direct: bool,
     /// Cached [`JitProgram::needs_set_state`].
@@ -155,6 +158,7 @@ impl JitProgram {
             fast_entry: 0,
             table: Vec::new(),
             dirty_frames: 0,
+            table_fixed: None,
             direct: false,
             set_state: false,
         };
@@ -482,8 +486,14 @@ impl JitProgram {
         // the last run had live can have been written (checked code writes nowhere else).
         self.stack[..self.dirty_frames * STACK_SIZE / 8].fill(0);
         let stack = self.stack.as_mut_ptr().cast::<u8>();
-        regions::table(&mut self.table, regions, stack);
         let fixed = regions.len();
+        if self.table_fixed == Some(fixed) {
+            // The stack entries (after the regions') stay valid: the stack area never moves.
+            regions::update(&mut self.table[..fixed], regions);
+        } else {
+            regions::table(&mut self.table, regions, stack);
+            self.table_fixed = Some(fixed);
+        }
         let base = self.table.as_mut_ptr() as u64;
         let entry_size = REGION_ENTRY_SIZE as u64;
         regs[10] = stack_base(0) + STACK_SIZE as u64;
@@ -517,6 +527,7 @@ impl JitProgram {
     /// Cleared again by the run.
     fn unchecked_table(&mut self, spans: &[(u64, u64, bool)]) {
         let stack = self.stack.as_mut_ptr() as u64;
+        self.table_fixed = None;
         self.table.clear();
         self.table.extend(
             spans

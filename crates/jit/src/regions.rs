@@ -107,6 +107,19 @@ pub(crate) fn table(t: &mut Vec<RegionEntry>, regions: &mut [MemRegion<'_>], sta
     }
 }
 
+/// Rewrites the caller regions' entries at the start of a table [`table`] built for as many
+/// regions.
+pub(crate) fn update(t: &mut [RegionEntry], regions: &mut [MemRegion<'_>]) {
+    for (e, r) in t.iter_mut().zip(regions.iter_mut()) {
+        *e = entry(
+            r.base,
+            r.data.len() as u64,
+            r.writable,
+            r.data.as_mut_ptr() as u64,
+        );
+    }
+}
+
 fn holds(r: &RegionInfo, addr: u64, size: u32) -> bool {
     let off = addr.wrapping_sub(r.base);
     off.checked_add(size as u64).is_some_and(|end| end <= r.len)

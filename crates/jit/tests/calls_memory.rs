@@ -671,3 +671,39 @@ fn helpers_with_memory_run_on_every_engine() {
         }
     }
 }
+
+#[test]
+fn each_run_checks_against_its_own_regions() {
+    // One engine, runs over inputs of different lengths and places: every run sees its own
+    // bounds (the checked JIT keeps its region table between runs).
+    let text = "ldxb %r0, [%r1+3]\nexit";
+    let p = prog(text);
+    for kind in [EngineKind::Interpreter, EngineKind::Jit] {
+        if kind == EngineKind::Jit && !available() {
+            continue;
+        }
+        let mut e = Engine::new(&p, kind).unwrap();
+        assert_eq!(e.run(&mut [1, 2, 3, 4]).unwrap(), 4, "{kind:?}");
+        assert!(
+            matches!(e.run(&mut [1, 2, 3]), Err(VmError::OutOfBounds { .. })),
+            "{kind:?}"
+        );
+        let mut long = vec![9u8; 100];
+        long[3] = 77;
+        assert_eq!(e.run(&mut long).unwrap(), 77, "{kind:?}");
+        // Two regions, then one again.
+        let mut a = [5u8; 8];
+        let mut b = [6u8; 8];
+        let regions = vec![
+            MemRegion::new(RegionKind::Input, INPUT_BASE, &mut a),
+            MemRegion::new(RegionKind::Context, CONTEXT_BASE, &mut b),
+        ];
+        let mut regs = [0u64; 10];
+        regs[1] = CONTEXT_BASE;
+        let r = e
+            .run_with_regions(regions, regs, &RunOptions::default())
+            .unwrap();
+        assert_eq!(r.r0, 6, "{kind:?}");
+        assert_eq!(e.run(&mut [0, 0, 0, 8]).unwrap(), 8, "{kind:?}");
+    }
+}
