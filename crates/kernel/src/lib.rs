@@ -82,6 +82,10 @@ pub struct ProgLoad<'a> {
     /// Map fds for `BPF_PSEUDO_MAP_IDX[_VALUE]` instructions.
     pub fd_array: &'a [i32],
     pub name: String,
+    /// The program's BTF (from [`load_btf`]), needed with `func_info`.
+    pub btf_fd: Option<i32>,
+    /// `struct bpf_func_info` records (insn_off, type_id: two u32 each), one per subprogram.
+    pub func_info: &'a [[u32; 2]],
 }
 
 /// The kernel's answer to a load.
@@ -288,5 +292,18 @@ pub fn lookup_elem(map: &Fd, key: &[u8], value_size: usize) -> Result<Option<Vec
     {
         let _ = (map, key, value_size);
         Err(unavailable("BPF_MAP_LOOKUP_ELEM"))
+    }
+}
+
+/// `BPF_BTF_LOAD`: `Ok(Ok(fd))` when the kernel accepts the BTF blob, `Ok(Err((errno, log)))`
+/// when it refuses it, `Err` when the command could not be issued.
+#[allow(clippy::type_complexity)]
+pub fn load_btf(btf: &[u8]) -> Result<Result<Fd, (i32, String)>, SysError> {
+    #[cfg(target_os = "linux")]
+    return sys::btf_load(btf);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = btf;
+        Err(unavailable("BPF_BTF_LOAD"))
     }
 }

@@ -12,6 +12,7 @@ const MAP_UPDATE_ELEM: i32 = 2;
 const PROG_LOAD: i32 = 5;
 const OBJ_GET: i32 = 7;
 const PROG_TEST_RUN: i32 = 10;
+const BTF_LOAD: i32 = 18;
 const MAP_GET_FD_BY_ID: i32 = 14;
 const OBJ_GET_INFO_BY_FD: i32 = 15;
 const MAP_FREEZE: i32 = 22;
@@ -128,6 +129,14 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
         }
         if !p.fd_array.is_empty() {
             a.u64(120, p.fd_array.as_ptr() as u64);
+        }
+        if let Some(btf) = p.btf_fd {
+            a.u32(72, btf as u32);
+        }
+        if !p.func_info.is_empty() {
+            a.u32(76, 8)
+                .u64(80, p.func_info.as_ptr() as u64)
+                .u32(88, p.func_info.len() as u32);
         }
         let r = bpf(PROG_LOAD, &mut a, "BPF_PROG_LOAD");
         let text = {
@@ -293,4 +302,26 @@ pub fn prog_test_run(fd: i32, t: &TestRun<'_>) -> Result<TestRunResult, SysError
         ctx_out,
         duration_ns: rd(36),
     })
+}
+
+/// `BPF_BTF_LOAD` with a log: the fd, or the errno and the kernel's BTF log.
+pub fn btf_load(btf: &[u8]) -> Result<Result<Fd, (i32, String)>, SysError> {
+    let mut log = vec![0u8; 1 << 16];
+    let mut a = Attr::new();
+    a.u64(0, btf.as_ptr() as u64)
+        .u64(8, log.as_mut_ptr() as u64)
+        .u32(16, btf.len() as u32)
+        .u32(20, log.len() as u32)
+        .u32(24, 1);
+    match bpf(BTF_LOAD, &mut a, "BPF_BTF_LOAD") {
+        Ok(fd) => Ok(Ok(Fd(fd as i32))),
+        Err(e) if e.errno == libc::ENOSYS => Err(e),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            Ok(Err((
+                e.errno,
+                String::from_utf8_lossy(&log[..end]).into_owned(),
+            )))
+        }
+    }
 }

@@ -25,6 +25,10 @@ pub struct Subprog {
     pub has_ld_abs: bool,
 }
 
+/// Helpers that call their callback argument synchronously, possibly many times:
+/// `for_each_map_elem` (164), `find_vma` (180), `loop` (181), `user_ringbuf_drain` (209).
+pub const SYNC_CALLBACK_HELPERS: [i32; 4] = [164, 180, 181, 209];
+
 /// What the static passes learn.
 #[derive(Clone, Debug, Default)]
 pub struct Cfg {
@@ -33,6 +37,9 @@ pub struct Cfg {
     pub prune_point: Vec<bool>,
     /// Targets of back-edges (loop heads).
     pub loop_head: Vec<bool>,
+    /// Calls of helpers that call a callback synchronously (`bpf_loop`, ...): the callback
+    /// returns to the call, which is a forced checkpoint where the iteration converges.
+    pub calls_callback: Vec<bool>,
 }
 
 impl Cfg {
@@ -156,10 +163,21 @@ pub fn check(code: &Code, env: &VerifyEnv) -> Result<Cfg, VerifyError> {
     }
 
     // Depth-first walk.
-    walk(code, &subprogs, env).map(|(prune_point, loop_head)| Cfg {
+    let (mut prune_point, loop_head) = walk(code, &subprogs, env)?;
+    let mut calls_callback = vec![false; code.len()];
+    for (pc, slot) in code.slots.iter().enumerate() {
+        if let Slot::Insn(Insn::Call(CallKind::Helper(id))) = slot
+            && SYNC_CALLBACK_HELPERS.contains(id)
+        {
+            calls_callback[pc] = true;
+            prune_point[pc] = true;
+        }
+    }
+    Ok(Cfg {
         subprogs,
         prune_point,
         loop_head,
+        calls_callback,
     })
 }
 

@@ -53,6 +53,10 @@ pub enum Next {
         other: usize,
         other_state: Box<State>,
     },
+    /// A callback returned: continue at its call instruction (`pc`), which schedules the
+    /// next iteration; imprecise scalars are first widened against the iteration's
+    /// checkpoint there so the loop converges.
+    CallbackReturn(usize),
     /// The path ended (exit from the main frame).
     Done,
 }
@@ -218,6 +222,14 @@ impl Verifier<'_> {
                         pc = fall;
                         continue;
                     }
+                    Next::CallbackReturn(callsite) => {
+                        self.jmps_processed += 1;
+                        if let Some(id) = self.checkpoints.prev_entry(callsite, parent, &state) {
+                            self.checkpoints.widen(id, &mut state);
+                        }
+                        pc = callsite;
+                        continue;
+                    }
                     Next::Done => {}
                 }
             }
@@ -249,13 +261,15 @@ impl Verifier<'_> {
             self.code.insn(pc),
             Some(bpfvet_isa::insn::Insn::MayGoto { .. })
         );
+        let calls_callback = self.cfg.calls_callback[pc];
         let v = self.checkpoints.visit(
             pc,
             state,
             *parent,
-            add || may_goto,
+            add || may_goto || calls_callback,
             self.cfg.loop_head[pc],
             may_goto,
+            calls_callback,
         );
         match v {
             prune::Outcome::Pruned => Ok(prune::Visit::Pruned),
@@ -275,7 +289,7 @@ impl Verifier<'_> {
                 // Store the widened state so the next pass converges against it.
                 if let prune::Outcome::Added(n) = self
                     .checkpoints
-                    .visit(pc, state, *parent, true, false, false)
+                    .visit(pc, state, *parent, true, false, false, false)
                 {
                     *parent = Some(n);
                 }
