@@ -40,6 +40,8 @@ pub struct Cfg {
     /// Calls of helpers that call a callback synchronously (`bpf_loop`, ...): the callback
     /// returns to the call, which is a forced checkpoint where the iteration converges.
     pub calls_callback: Vec<bool>,
+    /// Per slot: registers live before it (see `liveness`).
+    pub live_regs: Vec<u16>,
 }
 
 impl Cfg {
@@ -178,6 +180,7 @@ pub fn check(code: &Code, env: &VerifyEnv) -> Result<Cfg, VerifyError> {
         prune_point,
         loop_head,
         calls_callback,
+        live_regs: crate::liveness::live_registers(code),
     })
 }
 

@@ -270,6 +270,7 @@ impl Verifier<'_> {
             self.cfg.loop_head[pc],
             may_goto,
             calls_callback,
+            self.cfg.live_regs[pc],
         );
         match v {
             prune::Outcome::Pruned => Ok(prune::Visit::Pruned),
@@ -287,10 +288,16 @@ impl Verifier<'_> {
             prune::Outcome::Widen(id) => {
                 self.checkpoints.widen(id, state);
                 // Store the widened state so the next pass converges against it.
-                if let prune::Outcome::Added(n) = self
-                    .checkpoints
-                    .visit(pc, state, *parent, true, false, false, false)
-                {
+                if let prune::Outcome::Added(n) = self.checkpoints.visit(
+                    pc,
+                    state,
+                    *parent,
+                    true,
+                    false,
+                    false,
+                    false,
+                    crate::liveness::ALL,
+                ) {
                     *parent = Some(n);
                 }
                 Ok(prune::Visit::Continue)

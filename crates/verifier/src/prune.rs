@@ -101,6 +101,7 @@ impl Checkpoints {
         loop_head: bool,
         may_goto: bool,
         calls_callback: bool,
+        live_regs: u16,
     ) -> Outcome {
         let list = &self.at[pc];
         self.max_per_insn = self.max_per_insn.max(list.len() as u64);
@@ -134,7 +135,8 @@ impl Checkpoints {
                 }
                 continue;
             }
-            if includes(&c.state, state) {
+            // A finished checkpoint: registers dead here cannot matter.
+            if includes_live(&c.state, state, live_regs) {
                 hit = Some(id);
                 break;
             }
@@ -402,15 +404,30 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap) -> bool {
 
 /// `cur` is included in `old`.
 pub fn includes(old: &State, cur: &State) -> bool {
+    includes_live(old, cur, crate::liveness::ALL)
+}
+
+/// `cur` is included in `old`, ignoring the innermost frame's registers outside `live`
+/// (registers no continuation reads).
+pub fn includes_live(old: &State, cur: &State, live: u16) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
     let mut ids = IdMap::default();
-    for (o, c) in old.frames.iter().zip(&cur.frames) {
+    let innermost = old.frames.len().saturating_sub(1);
+    for (fi, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if o.callsite != c.callsite || o.callback_depth > c.callback_depth {
             return false;
         }
-        for (ro, rc) in o.regs.iter().zip(&c.regs) {
+        let mask = if fi == innermost {
+            live
+        } else {
+            crate::liveness::ALL
+        };
+        for (i, (ro, rc)) in o.regs.iter().zip(&c.regs).enumerate() {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
             if !regsafe(ro, rc, &mut ids) {
                 return false;
             }
