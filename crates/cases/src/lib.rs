@@ -17,8 +17,8 @@
 //!     exit
 //! ```
 //!
-//! **Header lines.** `#` starts a comment, except in `error` and `log` (helper names print as
-//! `name#id`). `case NAME` at column 0 starts a case; names are unique within a file.
+//! **Header lines.** `#` starts a comment, except in `error`, `log` and `differs` (helper names
+//! print as `name#id`). `case NAME` at column 0 starts a case; names are unique within a file.
 //!
 //! - `type NAME`: the program type (`bpfvet_isa::uapi::PROG_TYPES`), default `socket_filter`.
 //! - `attach NAME`: the `expected_attach_type` (`uapi::ATTACH_TYPES`).

@@ -85,7 +85,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Case>, CaseError> {
         let (key, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
         // Messages keep their `#` (helpers print as `name#id`); elsewhere `#` starts a comment.
         let value = match key {
-            "error" | "log" => rest.trim(),
+            "error" | "log" | "differs" => rest.trim(),
             _ => rest.split('#').next().unwrap_or("").trim(),
         };
         if key.is_empty() || key.starts_with('#') {

@@ -25,6 +25,7 @@ out:
 
 case run
 accept
+differs bpfvet lacks helper#12
 retval 0x2a
 data 0001 02ff
 code
@@ -63,6 +64,8 @@ fn every_directive() {
     let r = &cases[1];
     assert_eq!(r.expect, Expect::Accept);
     assert_eq!(r.retval, Some(42));
+    assert_eq!(r.differs.as_deref(), Some("bpfvet lacks helper#12"));
+    assert_eq!(c.differs, None);
     assert_eq!(r.data, Some(vec![0, 1, 2, 0xff]));
     assert_eq!(r.run_data(), vec![0, 1, 2, 0xff]);
     assert_eq!(r.program.encode(), r.bytes);

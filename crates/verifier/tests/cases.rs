@@ -6,6 +6,8 @@
 use bpfvet_cases::{Case, Verdict, disagreements};
 use bpfvet_verifier::{Code, MapInfo, VerifyEnv, verify};
 
+/// `BPF_MAP_TYPE_ARRAY`.
+const ARRAY: u32 = 2;
 /// `BPF_F_SLEEPABLE`.
 const SLEEPABLE: u32 = 1 << 4;
 
@@ -23,6 +25,10 @@ fn ours(c: &Case) -> Verdict {
             i.flags = m.flags;
             i.inner = m.inner;
             i.frozen = m.freeze;
+            // A frozen array as created holds zeros (the harness writes no values).
+            if m.freeze && m.map_type == ARRAY {
+                i.initial_value = Some(vec![0; m.value_size as usize]);
+            }
             i
         })
         .collect();
@@ -70,11 +76,12 @@ fn bpfvet_agrees_with_the_corpus() {
         match (&c.differs, d.is_empty()) {
             (None, true) => {}
             (None, false) => bad.push(format!(
-                "{}:{} {}: {}",
+                "{}:{} {}: {}\n    bpfvet log tail: {:?}",
                 c.file,
                 c.line,
                 c.name,
-                d.join("; ")
+                d.join("; "),
+                v.log.lines().rev().take(4).collect::<Vec<_>>()
             )),
             (Some(why), false) => known.push(format!("{}:{} {}: {why}", c.file, c.line, c.name)),
             (Some(_), true) => bad.push(format!(

@@ -41,16 +41,25 @@ fn accepted_cases_run_without_faults() {
             continue;
         };
         let mut maps = Maps::new();
+        let mut specs: Vec<MapSpec> = Vec::new();
         let mut ok = true;
         for (i, m) in c.maps.iter().enumerate() {
             let Some(ty) = MapType::from_id(m.map_type) else {
                 ok = false;
                 break;
             };
-            let spec = MapSpec::new(format!("m{i}"), ty, m.key_size, m.value_size, m.max_entries)
-                .with_flags(m.flags);
+            let mut spec =
+                MapSpec::new(format!("m{i}"), ty, m.key_size, m.value_size, m.max_entries)
+                    .with_flags(m.flags);
+            if let Some(inner) = m.inner {
+                spec = spec.with_inner(specs[inner].clone());
+            }
+            specs.push(spec.clone());
             let idx = maps.create(spec).unwrap();
             maps.bind_fd(i as i32, idx).unwrap();
+            if m.freeze {
+                maps.freeze(idx).unwrap();
+            }
         }
         if !ok {
             continue;
