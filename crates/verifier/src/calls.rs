@@ -267,8 +267,8 @@ impl Verifier<'_> {
             crate::ptype::return_range(self.env.prog_type, self.env.expected_attach_type)
         {
             if !r0.is_scalar() {
-                return Err(VerifyError::access(
-                    pc,
+                return Err(VerifyError::invalid(
+                    Some(pc),
                     format!(
                         "At program exit the register R0 is not a known value ({})",
                         r0.type_name(None)
@@ -277,8 +277,8 @@ impl Verifier<'_> {
             }
             let v = &r0.var;
             if v.smin < lo || v.smax > hi {
-                return Err(VerifyError::access(
-                    pc,
+                return Err(VerifyError::invalid(
+                    Some(pc),
                     invalid_scalar("At program exit", &r0, lo, hi),
                 )
                 .with_explanation(format!(
@@ -333,6 +333,18 @@ impl Verifier<'_> {
                 Some(pc),
                 "tail_call would lead to reference leak",
             ));
+        }
+        // `record_func_map`: helpers that change a map may not be given a read-only one.
+        if let Some(m) = meta.map.and_then(|i| self.env.maps.get(i as usize))
+            && m.flags & BPF_F_RDONLY_PROG != 0
+            && matches!(id, 2 | 3 | 87 | 88)
+        {
+            return Err(
+                VerifyError::access(pc, "write into map forbidden").with_explanation(
+                    "the map is read-only for programs (BPF_F_RDONLY_PROG, e.g. .rodata): \
+                 updates, deletes, pushes and pops are refused",
+                ),
+            );
         }
         let callback = match meta.subprog {
             Some(sub) => self.push_callback(st, pc, id, sub, meta.map)?,
@@ -639,8 +651,8 @@ impl Verifier<'_> {
                         .get(r.map as usize)
                         .is_some_and(|m| m.map_type != 3)
                 {
-                    return Err(VerifyError::access(
-                        pc,
+                    return Err(VerifyError::invalid(
+                        Some(pc),
                         "expected prog array map for tail call",
                     ));
                 }
@@ -856,6 +868,9 @@ impl Verifier<'_> {
         )
     }
 }
+
+/// `BPF_F_RDONLY_PROG`.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 
 /// What argument checking learned for the rest of the call.
 #[derive(Default)]

@@ -224,8 +224,8 @@ fn check_ld_imm64(
                 ));
             }
             if off >= m.value_size {
-                return Err(VerifyError::access(
-                    pc,
+                return Err(VerifyError::invalid(
+                    Some(pc),
                     format!(
                         "invalid access to map value pointer, value_size={} off={off}",
                         m.value_size

@@ -81,6 +81,8 @@ pub struct Verifier<'a> {
     pub stack_depth: Vec<i64>,
     /// Slots the analysis reached.
     pub seen: Vec<bool>,
+    /// Per load/store: the pointer type it was first verified with.
+    pub aux_ptr_type: Vec<Option<crate::reg::RegType>>,
     checkpoints: Checkpoints,
     pending: Vec<Pending>,
     jmps_processed: u64,
@@ -120,6 +122,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         stats: Stats::default(),
         stack_depth: vec![0; nsub],
         seen: vec![false; code.len()],
+        aux_ptr_type: vec![None; code.len()],
         checkpoints: Checkpoints::new(code.len()),
         pending: Vec::new(),
         jmps_processed: 0,

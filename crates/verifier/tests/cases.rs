@@ -16,6 +16,7 @@ fn ours(c: &Case) -> Verdict {
     env.gpl_compatible = bpfvet_loader::license_is_gpl_compatible(&c.license);
     env.expected_attach_type = c.expected_attach_type;
     env.sleepable = c.prog_flags & SLEEPABLE != 0;
+    env.strict_alignment = c.prog_flags & 1 != 0;
     env.log_level = 1;
     env.maps = c
         .maps
