@@ -41,7 +41,10 @@ pub fn ld_abs_allowed(prog_type: u32) -> bool {
 /// Return ranges that depend on the attach type (`check_return_code`): (program type,
 /// attach types, range). The first row whose type and attach type match wins; otherwise the
 /// program type's own range from the table applies.
-const ATTACH_RETURN_RANGES: &[(&str, &[&str], Option<(i64, i64)>)] = &[
+/// (program type, attach types (empty: any), range; None: no check).
+type AttachRange = (&'static str, &'static [&'static str], Option<(i64, i64)>);
+
+const ATTACH_RETURN_RANGES: &[AttachRange] = &[
     (
         "cgroup_sock_addr",
         &[
