@@ -61,6 +61,22 @@ pub enum Next {
     Done,
 }
 
+fn is_jmp_class(code: &Code, pc: usize) -> bool {
+    match code.slots.get(pc) {
+        Some(Slot::Insn(i)) => matches!(
+            i,
+            bpfvet_isa::insn::Insn::Ja { .. }
+                | bpfvet_isa::insn::Insn::Gotol { .. }
+                | bpfvet_isa::insn::Insn::Jmp { .. }
+                | bpfvet_isa::insn::Insn::Call(_)
+                | bpfvet_isa::insn::Insn::Callx { .. }
+                | bpfvet_isa::insn::Insn::MayGoto { .. }
+                | bpfvet_isa::insn::Insn::Exit
+        ),
+        _ => false,
+    }
+}
+
 /// A path waiting to be explored.
 struct Pending {
     state: State,
@@ -189,12 +205,13 @@ impl Verifier<'_> {
             if !path_done {
                 from = None;
                 self.log.insn_line(pc, self.code, env);
+                // Every JMP/JMP32-class instruction counts (calls and exits too), as the
+                // kernel's `jmps_processed` does; it paces checkpoints.
+                if is_jmp_class(self.code, pc) {
+                    self.jmps_processed += 1;
+                }
                 match self.step(&mut state, pc)? {
                     Next::Goto(n) => {
-                        if n != pc + 1 && !matches!(self.code.slots.get(pc + 1), Some(Slot::Second))
-                        {
-                            self.jmps_processed += 1;
-                        }
                         pc = n;
                         continue;
                     }
@@ -203,7 +220,6 @@ impl Verifier<'_> {
                         other,
                         other_state,
                     } => {
-                        self.jmps_processed += 1;
                         if self.pending.len() >= self.env.limits.jmp_seq {
                             return Err(VerifyError::new(
                                 Some(pc),
@@ -226,7 +242,6 @@ impl Verifier<'_> {
                         continue;
                     }
                     Next::CallbackReturn(callsite) => {
-                        self.jmps_processed += 1;
                         if let Some(id) = self.checkpoints.prev_entry(callsite, parent, &state) {
                             self.checkpoints.widen(id, &mut state);
                         }
@@ -270,7 +285,7 @@ impl Verifier<'_> {
             state,
             *parent,
             add || may_goto || calls_callback,
-            self.cfg.loop_head[pc],
+            false,
             may_goto,
             calls_callback,
             self.cfg.live_regs[pc],
