@@ -379,7 +379,14 @@ impl Verifier<'_> {
                 };
                 let mut r = RegState::pointer(RegType::MapValue);
                 r.map = map;
-                if or_null {
+                // An array lookup with a constant in-range key cannot fail.
+                let in_range = id == 1
+                    && meta.const_key.is_some_and(|k| {
+                        self.env.maps.get(map as usize).is_some_and(|m| {
+                            matches!(m.map_type, 2 | 6) && k < u64::from(m.max_entries)
+                        })
+                    });
+                if or_null && !in_range {
                     r.flags.maybe_null = true;
                     r.id = st.new_id();
                 }
@@ -396,8 +403,10 @@ impl Verifier<'_> {
                     r.id = st.new_id();
                 }
                 if acquire {
-                    let rid = if r.id != 0 { r.id } else { st.new_id() };
-                    r.id = if or_null { rid } else { r.id };
+                    // `acquire_reference_state` hands out a fresh id after the null-check id
+                    // and R0 takes it for both (the kernel's numbering in the log).
+                    let rid = st.new_id();
+                    r.id = rid;
                     r.ref_obj_id = rid;
                     let cb_frame = cb_frame(st);
                     st.refs.push(Reference {
@@ -423,7 +432,8 @@ impl Verifier<'_> {
                     r.id = st.new_id();
                 }
                 if acquire {
-                    let rid = if r.id != 0 { r.id } else { st.new_id() };
+                    let rid = st.new_id();
+                    r.id = rid;
                     r.ref_obj_id = rid;
                     let cb_frame = cb_frame(st);
                     st.refs.push(Reference {
@@ -671,7 +681,11 @@ impl Verifier<'_> {
                     m.value_size
                 };
                 let write = matches!(arg, Arg::MapValue { uninit: true });
+                let elide = matches!(arg, Arg::MapKey) && matches!(m.map_type, 2 | 6);
                 self.helper_mem(st, pc, regno, i64::from(size), write, false)?;
+                if elide && self.env.privileged {
+                    meta.const_key = constant_map_key(st, regno, size);
+                }
             }
             Arg::Mem {
                 fixed: Some(n),
@@ -758,9 +772,11 @@ impl Verifier<'_> {
         zero_ok: bool,
     ) -> Result<(), VerifyError> {
         let r = *st.reg(regno);
-        let _ = zero_ok;
         match r.ty {
             RegType::Stack => {
+                if size == 0 && !zero_ok {
+                    return Err(VerifyError::access(pc, "invalid zero-sized read"));
+                }
                 let t = if write { Access::Write } else { Access::Read };
                 self.stack_bounds(pc, st, &r, regno, i64::from(r.off), size, t, false)?;
                 let frame = r.frameno as usize;
@@ -853,6 +869,11 @@ impl Verifier<'_> {
             |denied| {
                 let name = bpfvet_isa::helpers::helper_name(id).map(str::to_string);
                 match denied {
+                    // Id 0 is `BPF_FUNC_unspec`: known to the kernel, allowed to no type.
+                    crate::sig::Denied::Unknown if id == 0 => VerifyError::invalid(
+                        Some(pc),
+                        "program of this type cannot use helper bpf_unspec#0",
+                    ),
                     crate::sig::Denied::Unknown => {
                         VerifyError::invalid(Some(pc), format!("invalid func unknown#{id}"))
                     }
@@ -882,6 +903,35 @@ struct CallMeta {
     ref_obj_id: Option<u32>,
     /// The callback subprogram (`ARG_PTR_TO_FUNC`).
     subprog: Option<usize>,
+    /// An array map key known at verification time (`get_constant_map_key`).
+    const_key: Option<u64>,
+}
+
+/// `get_constant_map_key`: the key behind a constant stack pointer when its bytes are known
+/// zeros, or exactly a spilled constant scalar of the key's size.
+fn constant_map_key(st: &State, regno: u8, key_size: u32) -> Option<u64> {
+    let r = st.reg(regno);
+    if r.ty != RegType::Stack || r.var.var_off.mask != 0 {
+        return None;
+    }
+    let stack_off = i64::from(r.off) + r.var.var_off.value as i64;
+    let slot = -stack_off - 1;
+    if slot < 0 {
+        return None;
+    }
+    let (spi, off) = ((slot / 8) as usize, (slot % 8) as usize);
+    let s = st.frames.get(r.frameno as usize)?.stack.slots.get(spi)?;
+    let run = |k: crate::stack::ByteKind| (0..=off).rev().take_while(|&i| s.bytes[i] == k).count();
+    if run(crate::stack::ByteKind::Zero) >= key_size as usize {
+        return Some(0);
+    }
+    if !s.is_spill() || s.spilled.ty != RegType::Scalar {
+        return None;
+    }
+    if run(crate::stack::ByteKind::Spill) != key_size as usize {
+        return None;
+    }
+    s.spilled.const_value()
 }
 
 /// `verbose_invalid_scalar`: `<ctx> the register R0 has smin=.. smax=.. should have been in

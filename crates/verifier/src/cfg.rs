@@ -217,10 +217,22 @@ fn check_ld_imm64(
                 ));
             }
             // Only single-element arrays give direct value addresses.
-            if m.map_type != 2 || m.max_entries != 1 {
+            // Only arrays hand out direct value addresses; one with more than one element
+            // refuses (ENOTSUPP) with the bounds message.
+            if m.map_type != 2 {
                 return Err(VerifyError::invalid(
                     Some(pc),
                     "no direct value access support for this map type",
+                ));
+            }
+            if m.max_entries != 1 {
+                return Err(VerifyError::new(
+                    Some(pc),
+                    Errno::ENOTSUPP,
+                    format!(
+                        "invalid access to map value pointer, value_size={} off={off}",
+                        m.value_size
+                    ),
                 ));
             }
             if off >= m.value_size {

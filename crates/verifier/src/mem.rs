@@ -391,6 +391,10 @@ impl Verifier<'_> {
                 self.sock_access(pc, &reg, regno, off, size)?;
                 Some(RegState::unknown())
             }
+            RegType::MapPtr if self.env.privileged && !reg.flags.maybe_null => {
+                self.map_ptr_access(pc, &reg, regno, off, size, t)?;
+                Some(RegState::unknown())
+            }
             _ => return Err(self.invalid_mem_access(pc, regno, &reg)),
         };
         if t == Access::Read
@@ -398,6 +402,49 @@ impl Verifier<'_> {
             && let Some(v) = loaded
         {
             *st.reg_mut(dst.index()) = v;
+        }
+        Ok(())
+    }
+
+    /// `check_ptr_to_map_access`: root may read the fields of the kernel's map structure
+    /// (`struct bpf_array`, `struct bpf_htab`, ...), typed from the kernel's BTF. Without
+    /// that BTF bpfvet allows only what is the same in every kernel, the leading `ops`
+    /// pointer (bytes 0..8), read as an unknown scalar; anything else is refused.
+    fn map_ptr_access(
+        &self,
+        pc: usize,
+        reg: &RegState,
+        regno: u8,
+        off: i64,
+        size: i64,
+        t: Access,
+    ) -> Result<(), VerifyError> {
+        let map_type = self.env.maps.get(reg.map as usize).map(|m| m.map_type);
+        let tname = match map_type {
+            Some(2 | 3 | 4 | 6 | 8 | 12) => "bpf_array",
+            Some(1 | 5 | 9 | 10 | 13) => "bpf_htab",
+            _ => "bpf_map",
+        };
+        if off < 0 {
+            return Err(VerifyError::access(
+                pc,
+                format!("R{regno} is {tname} invalid negative access: off={off}"),
+            ));
+        }
+        if t != Access::Read {
+            return Err(VerifyError::access(
+                pc,
+                format!("only read from {tname} is supported"),
+            ));
+        }
+        if reg.var.var_off.mask != 0 || off + size > 8 {
+            return Err(
+                VerifyError::access(pc, format!("R{regno} invalid mem access 'map_ptr'"))
+                    .with_explanation(format!(
+                        "without the kernel's BTF bpfvet models only reads of the first 8 bytes of \
+                 struct {tname} (the map's ops pointer), at constant offsets"
+                    )),
+            );
         }
         Ok(())
     }
