@@ -87,6 +87,8 @@ pub struct ProgLoad<'a> {
     /// `bpf_func_info` records (8 bytes each: instruction index, FUNC type id), one per
     /// subprogram in instruction order.
     pub func_info: &'a [u8],
+    /// The kernel BTF type a tracing or LSM program attaches to (0: none).
+    pub attach_btf_id: u32,
 }
 
 /// The kernel's answer to a load.

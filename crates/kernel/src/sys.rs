@@ -133,6 +133,9 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
         if let Some(btf) = p.prog_btf_fd {
             a.u32(72, btf as u32);
         }
+        if p.attach_btf_id != 0 {
+            a.u32(108, p.attach_btf_id);
+        }
         if !p.func_info.is_empty() {
             a.u32(76, 8)
                 .u64(80, p.func_info.as_ptr() as u64)

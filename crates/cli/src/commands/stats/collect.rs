@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use bpfvet_btf::{Btf, Kind};
 use bpfvet_isa::uapi;
+use bpfvet_loader::sections::SectionType;
 use bpfvet_loader::{BpfObject, LoadOptions};
 use bpfvet_verifier::{Code, VerifyEnv, verify};
 
@@ -28,6 +30,8 @@ pub struct KernelInput {
     pub func_info: Option<Vec<u8>>,
     pub license: String,
     pub kern_version: u32,
+    /// The kernel BTF id a tracing or LSM program attaches to.
+    pub attach_btf_id: u32,
 }
 
 /// One program to measure.
@@ -135,6 +139,28 @@ pub fn parallel_map<T: Sync, R: Send>(
         .collect()
 }
 
+/// The kernel type a tracing (fentry, fexit, tp_btf, iter) or LSM program names, found as
+/// libbpf finds it: `btf_trace_<tp>` typedefs, `bpf_lsm_<hook>` and `bpf_iter_<name>`
+/// functions, other targets by function name.
+fn attach_btf_id(vmlinux: &Btf, t: &SectionType) -> Option<u32> {
+    const TRACING: u32 = 26;
+    const LSM: u32 = 29;
+    const TRACE_RAW_TP: u32 = 23;
+    const LSM_MAC: u32 = 27;
+    const TRACE_ITER: u32 = 28;
+    if t.prog_type != TRACING && t.prog_type != LSM {
+        return None;
+    }
+    let target = t.attach_target.as_deref()?;
+    let (kind, name) = match t.expected_attach_type {
+        Some(TRACE_RAW_TP) => (Kind::Typedef, format!("btf_trace_{target}")),
+        Some(LSM_MAC) => (Kind::Func, format!("bpf_lsm_{target}")),
+        Some(TRACE_ITER) => (Kind::Func, format!("bpf_iter_{target}")),
+        _ => (Kind::Func, target.to_string()),
+    };
+    vmlinux.find(kind, &name).map(|id| id.0)
+}
+
 /// One object's jobs, or why the file was skipped.
 fn object_jobs(
     path: &Path,
@@ -194,6 +220,11 @@ fn object_jobs(
                 func_info: kernel_btf::func_info(&obj, p),
                 license: obj.license.clone(),
                 kern_version: obj.kern_version.or(base.kernel_version).unwrap_or(0),
+                attach_btf_id: p
+                    .section_type
+                    .as_ref()
+                    .and_then(|t| attach_btf_id(base.target_btf.as_deref()?, t))
+                    .unwrap_or(0),
             }
         } else {
             KernelInput::default()

@@ -116,8 +116,8 @@ fn create_maps(job: &Job) -> Result<Vec<Fd>, String> {
     Ok(fds)
 }
 
-/// Loads the job into the running kernel. `Err` when the program could not be submitted at
-/// all (a map the kernel refuses, bpf() unavailable).
+/// Loads the job into the running kernel. `Err` when the program was not verified at all (a
+/// map the kernel refuses, bpf() unavailable, a load refused with an empty log).
 pub fn load(job: &Job) -> Result<KernelFigures, String> {
     let fds = create_maps(job)?;
     let fd_array: Vec<i32> = fds.iter().map(|f| f.0).collect();
@@ -153,8 +153,18 @@ pub fn load(job: &Job) -> Result<KernelFigures, String> {
         name: job.prog.clone(),
         prog_btf_fd: btf.as_ref().map(|f| f.0),
         func_info,
+        attach_btf_id: job.kernel.attach_btf_id,
     })
     .map_err(|e| e.to_string())?;
+    if o.fd.is_none() && o.log.trim().is_empty() {
+        // A verifier rejection always says why; an empty log means the load was refused
+        // before verification (permissions, an unsupported attach point).
+        let errno = bpfvet_kernel::SysError {
+            command: "BPF_PROG_LOAD",
+            errno: o.errno.unwrap_or(0),
+        };
+        return Err(format!("refused before verification: {errno}"));
+    }
     let figures = parse_log(&o.log);
     Ok(match &o.fd {
         Some(fd) => KernelFigures {
