@@ -53,6 +53,11 @@ enum Command {
     #[command(after_help = "Example:\n  bpfvet jit prog.s --dump\n  \
                             bpfvet jit --raw prog.bin --dump --unchecked")]
     Jit(commands::jit::JitArgs),
+    /// Verifier statistics per program, veristat-compatible (-C compares two CSV runs)
+    #[command(after_help = "Example:\n  bpfvet stats fixtures/*.o --kernel\n  \
+                            bpfvet stats -o csv a.o > a.csv; bpfvet stats -C a.csv b.csv\n  \
+                            bpfvet stats x.o -e prog,insns,states -s insns -f 'insns>1000'")]
+    Stats(commands::stats::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(&a),
         Command::Conformance(a) => commands::conformance::run(&a),
         Command::Jit(a) => commands::jit::run(&a),
+        Command::Stats(a) => commands::stats::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -82,10 +82,13 @@ pub struct ProgLoad<'a> {
     /// Map fds for `BPF_PSEUDO_MAP_IDX[_VALUE]` instructions.
     pub fd_array: &'a [i32],
     pub name: String,
-    /// The program's BTF (from [`load_btf`]), needed with `func_info`.
-    pub btf_fd: Option<i32>,
-    /// `struct bpf_func_info` records (insn_off, type_id: two u32 each), one per subprogram.
-    pub func_info: &'a [[u32; 2]],
+    /// The program's BTF (from [`load_btf`]); needed with `func_info`.
+    pub prog_btf_fd: Option<i32>,
+    /// `bpf_func_info` records (8 bytes each: instruction index, FUNC type id), one per
+    /// subprogram in instruction order.
+    pub func_info: &'a [u8],
+    /// The kernel BTF type a tracing or LSM program attaches to (0: none).
+    pub attach_btf_id: u32,
 }
 
 /// The kernel's answer to a load.
@@ -199,6 +202,17 @@ pub fn load_program(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
     }
 }
 
+/// `BPF_BTF_LOAD` of raw BTF bytes: the BTF fd, or the error with the kernel's BTF log.
+pub fn load_btf(bytes: &[u8]) -> Result<Fd, (SysError, String)> {
+    #[cfg(target_os = "linux")]
+    return sys::btf_load(bytes);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = bytes;
+        Err((unavailable("BPF_BTF_LOAD"), String::new()))
+    }
+}
+
 /// `BPF_OBJ_GET_INFO_BY_FD` on a program, with its translated instructions and map ids.
 pub fn prog_info(fd: &Fd) -> Result<ProgInfo, SysError> {
     #[cfg(target_os = "linux")]
@@ -292,18 +306,5 @@ pub fn lookup_elem(map: &Fd, key: &[u8], value_size: usize) -> Result<Option<Vec
     {
         let _ = (map, key, value_size);
         Err(unavailable("BPF_MAP_LOOKUP_ELEM"))
-    }
-}
-
-/// `BPF_BTF_LOAD`: `Ok(Ok(fd))` when the kernel accepts the BTF blob, `Ok(Err((errno, log)))`
-/// when it refuses it, `Err` when the command could not be issued.
-#[allow(clippy::type_complexity)]
-pub fn load_btf(btf: &[u8]) -> Result<Result<Fd, (i32, String)>, SysError> {
-    #[cfg(target_os = "linux")]
-    return sys::btf_load(btf);
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = btf;
-        Err(unavailable("BPF_BTF_LOAD"))
     }
 }

@@ -425,10 +425,12 @@ fn kernel(c: &Case) -> Result<(bool, String), String> {
         let f = b.add_func(&format!("f{i}"), proto, u16::from(i == 0));
         func_info.push([*s, f.0]);
     }
-    let btf = match bpfvet_kernel::load_btf(&b.build()).map_err(|e| e.to_string())? {
-        Ok(fd) => fd,
-        Err((errno, log)) => return Err(format!("BTF refused ({errno}): {log}")),
-    };
+    let btf = bpfvet_kernel::load_btf(&b.build())
+        .map_err(|(e, log)| format!("BTF refused ({e}): {log}"))?;
+    let func_info: Vec<u8> = func_info
+        .iter()
+        .flat_map(|r: &[u32; 2]| r.iter().flat_map(|w| w.to_le_bytes()))
+        .collect();
     let mut fds = Vec::new();
     for m in &c.maps {
         fds.push(
@@ -468,7 +470,7 @@ fn kernel(c: &Case) -> Result<(bool, String), String> {
         insns: &bytes,
         license: &c.license,
         log_level: 1,
-        btf_fd: Some(btf.0),
+        prog_btf_fd: Some(btf.0),
         func_info: &func_info,
         ..Default::default()
     })
