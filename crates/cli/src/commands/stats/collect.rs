@@ -161,6 +161,28 @@ fn attach_btf_id(vmlinux: &Btf, t: &SectionType) -> Option<u32> {
     vmlinux.find(kind, &name).map(|id| id.0)
 }
 
+/// What loading program `p` of `obj` into the kernel needs: the object's sanitized BTF
+/// (`btf`, shared by its programs), the linked program's func_info, license, version and
+/// the attach target's BTF id (from the target BTF in `opts`).
+pub fn kernel_input(
+    obj: &BpfObject,
+    p: &bpfvet_loader::ProgramInfo,
+    btf: Option<Arc<Vec<u8>>>,
+    opts: &LoadOptions,
+) -> KernelInput {
+    KernelInput {
+        btf,
+        func_info: kernel_btf::func_info(obj, p),
+        license: obj.license.clone(),
+        kern_version: obj.kern_version.or(opts.kernel_version).unwrap_or(0),
+        attach_btf_id: p
+            .section_type
+            .as_ref()
+            .and_then(|t| attach_btf_id(opts.target_btf.as_deref()?, t))
+            .unwrap_or(0),
+    }
+}
+
 /// One object's jobs, or why the file was skipped.
 fn object_jobs(
     path: &Path,
@@ -215,17 +237,7 @@ fn object_jobs(
             .as_ref()
             .is_some_and(|e| !e.funcs(&p.section).is_empty());
         let kernel = if kernel {
-            KernelInput {
-                btf: btf.clone(),
-                func_info: kernel_btf::func_info(&obj, p),
-                license: obj.license.clone(),
-                kern_version: obj.kern_version.or(base.kernel_version).unwrap_or(0),
-                attach_btf_id: p
-                    .section_type
-                    .as_ref()
-                    .and_then(|t| attach_btf_id(base.target_btf.as_deref()?, t))
-                    .unwrap_or(0),
-            }
+            kernel_input(&obj, p, btf.clone(), base)
         } else {
             KernelInput::default()
         };
