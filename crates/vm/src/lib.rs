@@ -113,6 +113,7 @@
 
 mod alu;
 mod calls;
+pub mod context;
 mod env;
 mod error;
 mod exec;
@@ -123,6 +124,7 @@ mod predecode;
 mod vm;
 
 pub use calls::MAX_TAIL_CALLS;
+pub use context::{Context, ContextError, ContextKind, Packet, SkbKind};
 pub use env::{Clock, Env, Redirect, RedirectFlavor, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{
