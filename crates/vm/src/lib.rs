@@ -120,6 +120,7 @@ mod exec;
 mod helpers;
 pub mod maps;
 mod memory;
+pub mod pcap;
 mod predecode;
 mod vm;
 
