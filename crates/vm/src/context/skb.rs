@@ -10,6 +10,8 @@ use super::{Context, ContextError, ContextKind, Packet, PacketOwner};
 
 /// Headroom of a test-run socket buffer (`NET_SKB_PAD + NET_IP_ALIGN` on x86-64).
 const SKB_HEADROOM: usize = 64;
+/// Most data a test-run socket buffer takes: a page minus headroom and shared info.
+const MAX_LINEAR: usize = 4096 - SKB_HEADROOM - 320;
 /// `ETH_HLEN`.
 const ETH_HLEN: usize = 14;
 /// The loopback device's ifindex.
@@ -97,21 +99,17 @@ pub(crate) fn ctx_out(ctx: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `pkt_type` as `eth_type_trans` sets it for a frame received on the loopback device
-/// (address 00:00:00:00:00:00).
+/// `pkt_type` as `eth_type_trans` sets it for a frame received on the loopback device,
+/// whose address and broadcast address are both 00:00:00:00:00:00: host for that address,
+/// multicast for any group address (ff:ff:ff:ff:ff:ff included), other-host otherwise.
 fn pkt_type(dst: &[u8]) -> u64 {
     const PACKET_HOST: u64 = 0;
-    const PACKET_BROADCAST: u64 = 1;
     const PACKET_MULTICAST: u64 = 2;
     const PACKET_OTHERHOST: u64 = 3;
     if dst.iter().all(|&b| b == 0) {
         PACKET_HOST
     } else if dst[0] & 1 != 0 {
-        if dst.iter().all(|&b| b == 0xff) {
-            PACKET_BROADCAST
-        } else {
-            PACKET_MULTICAST
-        }
+        PACKET_MULTICAST
     } else {
         PACKET_OTHERHOST
     }
@@ -140,7 +138,7 @@ fn socket_fields(bytes: &mut [u8], frame: &[u8]) {
     match u16::from_be_bytes([frame[12], frame[13]]) {
         0x0800 => {
             put(bytes, known(SK_BUFF, "family"), 2);
-            if ip.len() >= 20 {
+            {
                 let w = |o: usize| u32::from_le_bytes(ip[o..o + 4].try_into().expect("4")) as u64;
                 put(bytes, known(SK_BUFF, "local_ip4"), w(12));
                 put(bytes, known(SK_BUFF, "remote_ip4"), w(16));
@@ -148,7 +146,7 @@ fn socket_fields(bytes: &mut [u8], frame: &[u8]) {
         }
         0x86dd => {
             put(bytes, known(SK_BUFF, "family"), 10);
-            if ip.len() >= 40 {
+            {
                 let l = known(SK_BUFF, "local_ip6").offset;
                 let r = known(SK_BUFF, "remote_ip6").offset;
                 bytes[l..l + 16].copy_from_slice(&ip[8..24]);
@@ -160,7 +158,8 @@ fn socket_fields(bytes: &mut [u8], frame: &[u8]) {
 }
 
 impl Context {
-    /// A socket-buffer context for one Ethernet frame (at least 14 bytes) received on the
+    /// A socket-buffer context for one Ethernet frame (at least 14 bytes; IPv4 and IPv6
+    /// frames with their whole network header) received on the
     /// loopback device, as a test run without `ctx_in` builds it.
     pub fn skb(kind: SkbKind, frame: &[u8]) -> Result<Context, ContextError> {
         Context::skb_test_run(kind, frame, None)
@@ -174,6 +173,27 @@ impl Context {
         if frame.len() < ETH_HLEN {
             return Err(ContextError::inval(format!(
                 "a socket buffer needs at least {ETH_HLEN} bytes (an Ethernet header), got {}",
+                frame.len()
+            )));
+        }
+        // The kernel refuses IPv4 and IPv6 frames too short for their network header.
+        let l3 = frame.len() - ETH_HLEN;
+        match u16::from_be_bytes([frame[12], frame[13]]) {
+            0x0800 if l3 < 20 => {
+                return Err(ContextError::inval(format!(
+                    "an IPv4 frame needs a 20-byte IP header, got {l3} bytes after Ethernet"
+                )));
+            }
+            0x86dd if l3 < 40 => {
+                return Err(ContextError::inval(format!(
+                    "an IPv6 frame needs a 40-byte IP header, got {l3} bytes after Ethernet"
+                )));
+            }
+            _ => {}
+        }
+        if frame.len() > MAX_LINEAR {
+            return Err(ContextError::inval(format!(
+                "{} bytes do not fit a test-run socket buffer (at most {MAX_LINEAR})",
                 frame.len()
             )));
         }
