@@ -239,6 +239,17 @@ impl Context {
         }
     }
 
+    /// The packet as it would continue on its way, for writing captures: the data of XDP
+    /// and TC programs; for programs whose data starts at the network header, the frame
+    /// from the MAC header on (which the program cannot change).
+    pub fn packet_out(&self) -> Vec<u8> {
+        match (&self.packet, self.kind) {
+            (Some(p), ContextKind::Skb(k)) if !k.is_l2() => p.tail_from(p.mac.min(p.data)).to_vec(),
+            (Some(p), _) => p.data().to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
     /// What `BPF_PROG_TEST_RUN` returns as `ctx_out` (only when a `ctx_in` was given):
     /// the fields the kernel copies back.
     pub fn ctx_out(&self) -> Option<Vec<u8>> {
