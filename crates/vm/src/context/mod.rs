@@ -15,6 +15,76 @@
 //! (buffers live at [`PACKET_BASE`](crate::PACKET_BASE), below 4 GiB), so a program's
 //! 4-byte load of `data` gives a pointer it can dereference, as after the kernel's
 //! context-access rewriting.
+//!
+//! XDP: the program drops frames shorter than 60 bytes and strips the first 4 bytes of the
+//! others with `bpf_xdp_adjust_head`.
+//!
+//! ```
+//! use bpfvet_isa::{asm, Dialect, Program};
+//! use bpfvet_vm::{Context, Vm};
+//!
+//! let text = "
+//!     r6 = r1
+//!     r2 = *(u32 *)(r6 + 0)
+//!     r3 = *(u32 *)(r6 + 4)
+//!     r3 -= r2
+//!     r0 = 1
+//!     if r3 < 60 goto out
+//!     r1 = r6
+//!     r2 = 4
+//!     call bpf_xdp_adjust_head
+//!     r0 = 2
+//! out:
+//!     exit
+//! ";
+//! let mut vm = Vm::new(&Program::from_insns(asm::assemble(text, Dialect::Llvm).unwrap())).unwrap();
+//! vm.enable_kernel_helpers();
+//! let frame: Vec<u8> = (0..64).collect();
+//! let mut ctx = Context::xdp(&frame).unwrap();
+//! assert_eq!(vm.run_context(&mut ctx).unwrap().r0, 2); // XDP_PASS
+//! assert_eq!(ctx.data_out(), frame[4..]);
+//! let mut short = Context::xdp(&frame[..20]).unwrap();
+//! assert_eq!(vm.run_context(&mut short).unwrap().r0, 1); // XDP_DROP
+//! ```
+//!
+//! Socket buffers: a TC classifier reads `skb->len` and `skb->protocol`, sets the mark.
+//!
+//! ```
+//! use bpfvet_isa::{asm, Dialect, Program};
+//! use bpfvet_vm::{Context, SkbKind, Vm};
+//!
+//! let text = "
+//!     r2 = *(u32 *)(r1 + 0)
+//!     r3 = *(u32 *)(r1 + 16)
+//!     *(u32 *)(r1 + 8) = r3
+//!     r0 = r2
+//!     exit
+//! ";
+//! let mut vm = Vm::new(&Program::from_insns(asm::assemble(text, Dialect::Llvm).unwrap())).unwrap();
+//! let mut frame = vec![0u8; 34];
+//! frame[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
+//! let mut ctx = Context::skb(SkbKind::Tc, &frame).unwrap();
+//! assert_eq!(vm.run_context(&mut ctx).unwrap().r0, 34);
+//! assert_eq!(ctx.get("mark"), Some(0x0008)); // the big-endian protocol, as loaded
+//! // Socket filters see the data from the network header on.
+//! let mut ctx = Context::skb(SkbKind::SocketFilter, &frame).unwrap();
+//! assert_eq!(vm.run_context(&mut ctx).unwrap().r0, 20);
+//! ```
+//!
+//! Tracing: a kprobe reads its second argument (`PT_REGS_PARM2`, register si).
+//!
+//! ```
+//! use bpfvet_isa::{asm, Dialect, Program};
+//! use bpfvet_vm::{Context, Vm};
+//!
+//! let text = "r0 = *(u64 *)(r1 + 104)\nexit";
+//! let mut vm = Vm::new(&Program::from_insns(asm::assemble(text, Dialect::Llvm).unwrap())).unwrap();
+//! let mut ctx = Context::kprobe(&[3, 4096]).unwrap();
+//! assert_eq!(vm.run_context(&mut ctx).unwrap().r0, 4096);
+//! let mut raw = Context::raw_tracepoint(&[7, 8]).unwrap();
+//! // Two raw arguments are 16 bytes: reading at offset 104 faults.
+//! assert!(vm.run_context(&mut raw).is_err());
+//! ```
 
 mod layout;
 mod packet;
