@@ -24,7 +24,7 @@ fn data_pointers_are_packet_addresses() {
     let mut ctx = Context::xdp(&frame(40)).unwrap();
     assert_eq!(v.run_context(&mut ctx).unwrap().r0, 5);
     let data = ctx.get("data").unwrap();
-    assert!(data >= PACKET_BASE && data < 1 << 31);
+    assert!((PACKET_BASE..1 << 31).contains(&data));
     assert_eq!(ctx.get("data_end").unwrap() - data, 40);
     // One byte past data_end faults, naming the packet window.
     let mut v = vm("r2 = *(u32 *)(r1 + 4)\nr0 = *(u8 *)(r2 + 0)\nexit");

@@ -33,19 +33,15 @@ fn resync(p: &Packet, ctx: &mut [u8]) {
 
 fn want(ctx: &mut HelperContext<'_, '_>, owner: PacketOwner) -> Result<(), HelperError> {
     let (p, _) = ctx.packet()?;
+    let name = |o: PacketOwner| match o {
+        PacketOwner::Xdp => "an XDP",
+        PacketOwner::Skb => "a socket buffer",
+    };
     if p.owner() != owner {
         return Err(HelperError(format!(
-            "this helper needs a {} context, the run has a {} one",
-            if owner == PacketOwner::Xdp {
-                "XDP"
-            } else {
-                "socket buffer"
-            },
-            if owner == PacketOwner::Xdp {
-                "socket buffer"
-            } else {
-                "XDP"
-            },
+            "this helper needs {} context, the run has {} one",
+            name(owner),
+            name(p.owner())
         )));
     }
     Ok(())
