@@ -312,6 +312,7 @@ impl Verifier<'_> {
                 let known = match &m {
                     Some(m)
                         if t == Access::Read
+                            && size <= 8
                             && reg.var.var_off.mask == 0
                             && flags & RDONLY_PROG != 0
                             && m.frozen =>
