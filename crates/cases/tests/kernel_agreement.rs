@@ -1,6 +1,7 @@
 //! Every case's expectation is the running kernel's truth: each case is loaded with its maps
-//! into the kernel, and the verdict and message must match. Skips with a message when bpf()
-//! is unavailable.
+//! into the kernel, and the verdict, message line, errno, `log` lines and (for cases with
+//! `retval`) the result of one test run must match. Skips with a message when bpf() is
+//! unavailable.
 
 #[test]
 fn kernel_agrees_with_every_case() {
@@ -11,28 +12,33 @@ fn kernel_agrees_with_every_case() {
     let cases = bpfvet_cases::all_cases().unwrap();
     assert!(!cases.is_empty());
     let mut bad = Vec::new();
+    let (mut errnos, mut logs, mut runs) = (0, 0, 0);
     for c in &cases {
         let k = bpfvet_cases::kernel_verdict(c).unwrap_or_else(|e| panic!("{e}"));
-        let ok = match &c.expect {
-            bpfvet_cases::Expect::Accept => k.accepted,
-            bpfvet_cases::Expect::Reject { error } => {
-                !k.accepted && error.as_ref().is_none_or(|e| *e == k.error_line)
-            }
-        };
-        if !ok {
+        let d = bpfvet_cases::disagreements(c, &k);
+        if c.retval.is_some() && k.accepted {
+            assert!(
+                k.retval.is_some(),
+                "{}: the test run gave no retval",
+                c.name
+            );
+            runs += 1;
+        }
+        errnos += usize::from(c.errno.is_some() && !k.accepted);
+        logs += c.log.len();
+        if !d.is_empty() {
             bad.push(format!(
-                "{}:{} {}: expected {:?}, kernel {} {:?}",
+                "{}:{} {}: {}\n    kernel log tail: {:?}",
                 c.file,
                 c.line,
                 c.name,
-                c.expect,
-                if k.accepted { "accepts" } else { "rejects:" },
-                k.error_line
+                d.join("; "),
+                k.log.lines().rev().take(4).collect::<Vec<_>>()
             ));
         }
     }
     eprintln!(
-        "{} cases, {} agree with the kernel",
+        "{} cases, {} agree with the kernel ({errnos} errnos, {logs} log lines, {runs} test runs checked)",
         cases.len(),
         cases.len() - bad.len()
     );

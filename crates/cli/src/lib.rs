@@ -4,6 +4,8 @@
 pub mod commands;
 pub mod error;
 pub mod input;
+pub mod map_json;
+pub mod runner;
 
 use std::path::PathBuf;
 

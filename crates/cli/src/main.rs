@@ -40,12 +40,16 @@ enum Command {
     /// List an object's programs (type, attach target, size) and maps
     #[command(after_help = "Example:\n  bpfvet inspect prog.o\n  bpfvet inspect prog.o --json")]
     Inspect(commands::inspect::InspectArgs),
-    /// Run a program on the interpreter (R1 = input memory, R2 = its length); prints R0
+    /// Run a program on the interpreter: on plain memory (R1 = input, R2 = its length), on a
+    /// context as BPF_PROG_TEST_RUN builds it, or over every packet of a pcap capture
     #[command(
         after_help = "Example:\n  bpfvet run --dialect ubpf prog.asm --mem 'aa bb 11 22'\n  \
-                            bpfvet run prog.bin --raw --mem-file input.bin --repeat 100000"
+                            bpfvet run prog.bin --raw --mem-file input.bin --repeat 100000\n  \
+                            bpfvet run fw.o --prog xdp_fw --pcap in.pcap --out out.pcap --dump-maps\n  \
+                            bpfvet run tc.o --type sched_cls --data-in frame.bin --json\n  \
+                            bpfvet run fw.o --map blocked=rules.json --data-in frame.bin"
     )]
-    Run(commands::run::RunArgs),
+    Run(Box<commands::run::RunArgs>),
     /// Run the BPF conformance suite's .data files on the interpreter
     #[command(after_help = "Example:\n  bpfvet conformance ../shared/conformance/tests")]
     Conformance(commands::conformance::ConformanceArgs),
@@ -53,6 +57,11 @@ enum Command {
     #[command(after_help = "Example:\n  bpfvet jit prog.s --dump\n  \
                             bpfvet jit --raw prog.bin --dump --unchecked")]
     Jit(commands::jit::JitArgs),
+    /// Verifier statistics per program, veristat-compatible (-C compares two CSV runs)
+    #[command(after_help = "Example:\n  bpfvet stats fixtures/*.o --kernel\n  \
+                            bpfvet stats -o csv a.o > a.csv; bpfvet stats -C a.csv b.csv\n  \
+                            bpfvet stats x.o -e prog,insns,states -s insns -f 'insns>1000'")]
+    Stats(commands::stats::StatsArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +87,7 @@ fn main() -> ExitCode {
         Command::Run(a) => commands::run::run(&a),
         Command::Conformance(a) => commands::conformance::run(&a),
         Command::Jit(a) => commands::jit::run(&a),
+        Command::Stats(a) => commands::stats::run(&a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

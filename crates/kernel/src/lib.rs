@@ -82,6 +82,13 @@ pub struct ProgLoad<'a> {
     /// Map fds for `BPF_PSEUDO_MAP_IDX[_VALUE]` instructions.
     pub fd_array: &'a [i32],
     pub name: String,
+    /// The program's BTF (from [`load_btf`]); needed with `func_info`.
+    pub prog_btf_fd: Option<i32>,
+    /// `bpf_func_info` records (8 bytes each: instruction index, FUNC type id), one per
+    /// subprogram in instruction order.
+    pub func_info: &'a [u8],
+    /// The kernel BTF type a tracing or LSM program attaches to (0: none).
+    pub attach_btf_id: u32,
 }
 
 /// The kernel's answer to a load.
@@ -192,6 +199,17 @@ pub fn load_program(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
     {
         let _ = p;
         Err(unavailable("BPF_PROG_LOAD"))
+    }
+}
+
+/// `BPF_BTF_LOAD` of raw BTF bytes: the BTF fd, or the error with the kernel's BTF log.
+pub fn load_btf(bytes: &[u8]) -> Result<Fd, (SysError, String)> {
+    #[cfg(target_os = "linux")]
+    return sys::btf_load(bytes);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = bytes;
+        Err((unavailable("BPF_BTF_LOAD"), String::new()))
     }
 }
 

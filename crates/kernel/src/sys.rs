@@ -14,6 +14,7 @@ const OBJ_GET: i32 = 7;
 const PROG_TEST_RUN: i32 = 10;
 const MAP_GET_FD_BY_ID: i32 = 14;
 const OBJ_GET_INFO_BY_FD: i32 = 15;
+const BTF_LOAD: i32 = 18;
 const MAP_FREEZE: i32 = 22;
 
 /// Size of the attr we pass (`union bpf_attr` as of 6.x is larger; the tail stays zero).
@@ -46,9 +47,9 @@ fn errno() -> i32 {
 /// Issues one bpf() command; the result or the errno.
 fn bpf(cmd: i32, attr: &mut Attr, command: &'static str) -> Result<i64, SysError> {
     // SAFETY: `attr` is a live, writable buffer of ATTR_SIZE bytes for the whole call and the
-    // size we pass is its size; every pointer stored inside it (insns, license, log, keys,
-    // values, info buffers, paths) points at memory the caller keeps alive and sized as the
-    // corresponding length field says.
+    // size we pass is its size; every pointer stored inside it (insns, license, log, BTF,
+    // func_info, keys, values, info buffers, paths) points at memory the caller keeps alive
+    // and sized as the corresponding length field says.
     let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.0.as_mut_ptr(), ATTR_SIZE) };
     if r < 0 {
         Err(SysError {
@@ -129,6 +130,17 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
         if !p.fd_array.is_empty() {
             a.u64(120, p.fd_array.as_ptr() as u64);
         }
+        if let Some(btf) = p.prog_btf_fd {
+            a.u32(72, btf as u32);
+        }
+        if p.attach_btf_id != 0 {
+            a.u32(108, p.attach_btf_id);
+        }
+        if !p.func_info.is_empty() {
+            a.u32(76, 8)
+                .u64(80, p.func_info.as_ptr() as u64)
+                .u32(88, (p.func_info.len() / 8) as u32);
+        }
         let r = bpf(PROG_LOAD, &mut a, "BPF_PROG_LOAD");
         let text = {
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
@@ -152,6 +164,23 @@ pub fn prog_load(p: &ProgLoad<'_>) -> Result<LoadOutcome, SysError> {
                     log: text,
                 });
             }
+        }
+    }
+}
+
+pub fn btf_load(bytes: &[u8]) -> Result<Fd, (SysError, String)> {
+    let mut log = vec![0u8; 1 << 16];
+    let mut a = Attr::new();
+    a.u64(0, bytes.as_ptr() as u64)
+        .u64(8, log.as_mut_ptr() as u64)
+        .u32(16, bytes.len() as u32)
+        .u32(20, log.len() as u32)
+        .u32(24, 1);
+    match bpf(BTF_LOAD, &mut a, "BPF_BTF_LOAD") {
+        Ok(fd) => Ok(Fd(fd as i32)),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            Err((e, String::from_utf8_lossy(&log[..end]).into_owned()))
         }
     }
 }

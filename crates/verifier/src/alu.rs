@@ -388,7 +388,7 @@ impl Verifier<'_> {
 /// `check_reg_sane_offset`.
 fn sane_offset(pc: usize, r: &RegState, tname: &str) -> Result<(), VerifyError> {
     let v = &r.var;
-    let err = |m: String| Err(VerifyError::new(Some(pc), Errno::EACCES, m));
+    let err = |m: String| Err(VerifyError::new(Some(pc), Errno::EINVAL, m));
     if v.var_off.mask == 0 {
         let val = v.var_off.value as i64;
         if !(-MAX_VAR_OFF + 1..MAX_VAR_OFF).contains(&val) {

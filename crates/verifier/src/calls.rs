@@ -109,10 +109,14 @@ impl Verifier<'_> {
         kind: CallKind,
     ) -> Result<Next, VerifyError> {
         match kind {
-            CallKind::Helper(id) => {
-                self.check_helper_call(st, pc, id)?;
-                Ok(Next::Goto(pc + 1))
-            }
+            CallKind::Helper(id) => match self.check_helper_call(st, pc, id)? {
+                Some((start, callback)) => Ok(Next::Branch {
+                    fall: pc + 1,
+                    other: start,
+                    other_state: callback,
+                }),
+                None => Ok(Next::Goto(pc + 1)),
+            },
             CallKind::Local(imm) => {
                 let target = (pc as i64 + 1 + i64::from(imm)) as usize;
                 if st.frames.len() >= MAX_CALL_FRAMES {
@@ -165,6 +169,24 @@ impl Verifier<'_> {
 
     pub fn check_exit(&mut self, st: &mut State, pc: usize) -> Result<Next, VerifyError> {
         if st.frames.len() > 1 {
+            // A callback must release the references it acquired itself.
+            let frameno = st.cur().frameno;
+            if st.cur().callback_ret.is_some()
+                && let Some(r) = st.refs.iter().find(|r| r.cb_frame == frameno)
+            {
+                return Err(VerifyError::invalid(
+                    Some(pc),
+                    "BPF_EXIT instruction in main prog would lead to reference leak",
+                )
+                .with_detail(format!(
+                    "Unreleased reference id={} alloc_insn={}",
+                    r.id, r.insn
+                ))
+                .with_explanation(
+                    "a reference acquired in this callback must be released before the \
+                     callback returns",
+                ));
+            }
             // Whatever R0 holds goes back to the caller, even nothing (a static function whose
             // result the caller ignores); any stack pointer is refused, as the kernel does.
             self.scratch(0);
@@ -175,9 +197,33 @@ impl Verifier<'_> {
                     "cannot return stack pointer to the caller",
                 ));
             }
+            let callback_ret = st.cur().callback_ret;
+            if let Some((lo, hi)) = callback_ret {
+                if !r0.is_scalar() {
+                    return Err(VerifyError::access(pc, "R0 not a scalar value")
+                        .with_explanation("a callback must return a number"));
+                }
+                if r0.var.smin < lo || r0.var.smax > hi {
+                    return Err(VerifyError::invalid(
+                        Some(pc),
+                        invalid_scalar("At callback return", &r0, lo, hi),
+                    )
+                    .with_explanation(format!(
+                        "this callback must return a value between {lo} and {hi} (0: go on, \
+                         1: stop)"
+                    )));
+                }
+            }
             let callee = st.frames.pop().expect("callee frame");
             let callsite = callee.callsite.expect("callee has a call site");
-            *st.reg_mut(0) = r0;
+            // A callback's R0 stays with the helper; the caller's registers are untouched
+            // until the helper call completes.
+            let back_to = if callback_ret.is_some() {
+                callsite
+            } else {
+                *st.reg_mut(0) = r0;
+                callsite + 1
+            };
             self.scratch(0);
             if self.log.enabled() {
                 let maps = |i: u32| {
@@ -190,10 +236,13 @@ impl Verifier<'_> {
                 let b = crate::log::frame_text(st.cur(), &[], None, None, &maps);
                 self.log.line("returning from callee:");
                 self.log.line(&a);
-                self.log.line(&format!("to caller at {}:", callsite + 1));
+                self.log.line(&format!("to caller at {back_to}:"));
                 self.log.line(&b);
             }
-            return Ok(Next::Goto(callsite + 1));
+            if callback_ret.is_some() {
+                return Ok(Next::CallbackReturn(callsite));
+            }
+            return Ok(Next::Goto(back_to));
         }
         if let Some(r) = st.refs.first() {
             return Err(VerifyError::invalid(
@@ -218,8 +267,8 @@ impl Verifier<'_> {
             crate::ptype::return_range(self.env.prog_type, self.env.expected_attach_type)
         {
             if !r0.is_scalar() {
-                return Err(VerifyError::access(
-                    pc,
+                return Err(VerifyError::invalid(
+                    Some(pc),
                     format!(
                         "At program exit the register R0 is not a known value ({})",
                         r0.type_name(None)
@@ -228,22 +277,9 @@ impl Verifier<'_> {
             }
             let v = &r0.var;
             if v.smin < lo || v.smax > hi {
-                let mut what = String::new();
-                if v.smin != i64::MIN {
-                    what.push_str(&format!("smin={}", v.smin));
-                }
-                if v.smax != i64::MAX {
-                    if !what.is_empty() {
-                        what.push(' ');
-                    }
-                    what.push_str(&format!("smax={}", v.smax));
-                }
-                if what.is_empty() {
-                    what.push_str("unknown scalar value");
-                }
-                return Err(VerifyError::access(
-                    pc,
-                    format!("At program exit the register R0 has {what} should have been in [{lo}, {hi}]"),
+                return Err(VerifyError::invalid(
+                    Some(pc),
+                    invalid_scalar("At program exit", &r0, lo, hi),
                 )
                 .with_explanation(format!(
                     "this program type must return a value between {lo} and {hi}"
@@ -253,8 +289,15 @@ impl Verifier<'_> {
         Ok(Next::Done)
     }
 
-    /// `check_helper_call`.
-    fn check_helper_call(&mut self, st: &mut State, pc: usize, id: i32) -> Result<(), VerifyError> {
+    /// `check_helper_call`. For a helper that calls a callback, also the state entering the
+    /// callback body (its first instruction and the state), to be explored as a path of its
+    /// own while this one continues after the call.
+    fn check_helper_call(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        id: i32,
+    ) -> Result<Option<(usize, Box<State>)>, VerifyError> {
         let sig = self.helper_sig(pc, id)?;
         if sig.gpl_only && !self.env.gpl_compatible {
             return Err(VerifyError::invalid(
@@ -276,18 +319,6 @@ impl Verifier<'_> {
             }
             self.check_arg(st, pc, &sig, regno, *arg, &mut meta)?;
         }
-        if let Some(map) = meta.map
-            && let Some(m) = self.env.maps.get(map as usize)
-            && !crate::sig::map_func_compatible(m.map_type, id)
-        {
-            return Err(VerifyError::invalid(
-                Some(pc),
-                format!(
-                    "cannot pass map_type {} into func {}#{id}",
-                    m.map_type, sig.name
-                ),
-            ));
-        }
         // Releases.
         if let Some(rid) = meta.release_ref {
             st.refs.retain(|r| r.id != rid);
@@ -301,6 +332,35 @@ impl Verifier<'_> {
             return Err(VerifyError::invalid(
                 Some(pc),
                 "tail_call would lead to reference leak",
+            ));
+        }
+        // `record_func_map`: helpers that change a map may not be given a read-only one.
+        if let Some(m) = meta.map.and_then(|i| self.env.maps.get(i as usize))
+            && m.flags & BPF_F_RDONLY_PROG != 0
+            && matches!(id, 2 | 3 | 87 | 88)
+        {
+            return Err(
+                VerifyError::access(pc, "write into map forbidden").with_explanation(
+                    "the map is read-only for programs (BPF_F_RDONLY_PROG, e.g. .rodata): \
+                 updates, deletes, pushes and pops are refused",
+                ),
+            );
+        }
+        let callback = match meta.subprog {
+            Some(sub) => self.push_callback(st, pc, id, sub, meta.map)?,
+            None => None,
+        };
+        // The kernel checks map/helper compatibility after the callback is scheduled.
+        if let Some(map) = meta.map
+            && let Some(m) = self.env.maps.get(map as usize)
+            && !crate::sig::map_func_compatible(m.map_type, id)
+        {
+            return Err(VerifyError::invalid(
+                Some(pc),
+                format!(
+                    "cannot pass map_type {} into func {}#{id}",
+                    m.map_type, sig.name
+                ),
             ));
         }
         for r in 0..=5u8 {
@@ -319,7 +379,14 @@ impl Verifier<'_> {
                 };
                 let mut r = RegState::pointer(RegType::MapValue);
                 r.map = map;
-                if or_null {
+                // An array lookup with a constant in-range key cannot fail.
+                let in_range = id == 1
+                    && meta.const_key.is_some_and(|k| {
+                        self.env.maps.get(map as usize).is_some_and(|m| {
+                            matches!(m.map_type, 2 | 6) && k < u64::from(m.max_entries)
+                        })
+                    });
+                if or_null && !in_range {
                     r.flags.maybe_null = true;
                     r.id = st.new_id();
                 }
@@ -336,10 +403,17 @@ impl Verifier<'_> {
                     r.id = st.new_id();
                 }
                 if acquire {
-                    let rid = if r.id != 0 { r.id } else { st.new_id() };
-                    r.id = if or_null { rid } else { r.id };
+                    // `acquire_reference_state` hands out a fresh id after the null-check id
+                    // and R0 takes it for both (the kernel's numbering in the log).
+                    let rid = st.new_id();
+                    r.id = rid;
                     r.ref_obj_id = rid;
-                    st.refs.push(Reference { id: rid, insn: pc });
+                    let cb_frame = cb_frame(st);
+                    st.refs.push(Reference {
+                        id: rid,
+                        insn: pc,
+                        cb_frame,
+                    });
                 } else if let Some(inherit) = meta.ref_obj_id {
                     r.ref_obj_id = inherit;
                 }
@@ -358,9 +432,15 @@ impl Verifier<'_> {
                     r.id = st.new_id();
                 }
                 if acquire {
-                    let rid = if r.id != 0 { r.id } else { st.new_id() };
+                    let rid = st.new_id();
+                    r.id = rid;
                     r.ref_obj_id = rid;
-                    st.refs.push(Reference { id: rid, insn: pc });
+                    let cb_frame = cb_frame(st);
+                    st.refs.push(Reference {
+                        id: rid,
+                        insn: pc,
+                        cb_frame,
+                    });
                 }
                 r
             }
@@ -373,7 +453,78 @@ impl Verifier<'_> {
                 }
             });
         }
-        Ok(())
+        Ok(callback)
+    }
+
+    /// `push_callback_call` for the synchronous callback helpers: the state entering the
+    /// callback (a new frame set up as the helper calls it), or None when `bpf_loop` has
+    /// already simulated as many iterations as its count allows.
+    fn push_callback(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        id: i32,
+        sub: usize,
+        map: Option<u32>,
+    ) -> Result<Option<(usize, Box<State>)>, VerifyError> {
+        const FOR_EACH_MAP_ELEM: i32 = 164;
+        const LOOP: i32 = 181;
+        if id == LOOP && u64::from(st.cur().callback_depth) >= st.reg(1).var.umax {
+            // Every iteration the count allows has been simulated on this path.
+            st.cur_mut().callback_depth = 0;
+            return Ok(None);
+        }
+        if id == FOR_EACH_MAP_ELEM {
+            let ty = map
+                .and_then(|m| self.env.maps.get(m as usize))
+                .map(|m| m.map_type);
+            // Maps with a for_each callback: hash, array, percpu hash/array, LRU hashes.
+            if !matches!(ty, Some(1 | 2 | 5 | 6 | 9 | 10)) {
+                return Err(VerifyError::new(
+                    Some(pc),
+                    Errno::ENOTSUPP,
+                    "callback function not allowed for map",
+                ));
+            }
+        }
+        if st.frames.len() >= MAX_CALL_FRAMES {
+            return Err(VerifyError::new(
+                Some(pc),
+                Errno::E2BIG,
+                format!(
+                    "the call stack of {} frames is too deep",
+                    st.frames.len() + 1
+                ),
+            ));
+        }
+        let mut cb = Box::new(st.clone());
+        let caller = cb.cur().regs;
+        let mut callee = Frame::new(cb.frames.len() as u8, sub, Some(pc));
+        callee.callback_ret = Some((0, 1));
+        match id {
+            LOOP => {
+                // callback(u32 index, void *ctx)
+                callee.regs[1] = RegState::unknown();
+                callee.regs[2] = caller[3];
+            }
+            _ => {
+                // callback(struct bpf_map *map, void *key, void *value, void *ctx)
+                callee.regs[1] = caller[1];
+                let mut key = RegState::pointer(RegType::MapKey);
+                key.map = caller[1].map;
+                let mut value = RegState::pointer(RegType::MapValue);
+                value.map = caller[1].map;
+                callee.regs[2] = key;
+                callee.regs[3] = value;
+                callee.regs[4] = caller[3];
+            }
+        }
+        cb.cur_mut().callback_depth += 1;
+        cb.frames.push(callee);
+        cb.callback_unroll_depth += 1;
+        st.cur_mut().callback_depth = 0;
+        let start = self.cfg.subprogs[sub].start;
+        Ok(Some((start, cb)))
     }
 
     /// `check_func_arg`.
@@ -397,14 +548,19 @@ impl Verifier<'_> {
                 ),
             ));
         }
-        if matches!(arg, Arg::Func) {
-            // The kernel verifies the callback as a nested call until the loop converges;
-            // bpfvet does not yet, so it cannot prove the callback safe.
+        if matches!(arg, Arg::Func)
+            && matches!(
+                sig.name.as_str(),
+                "bpf_find_vma" | "bpf_user_ringbuf_drain" | "bpf_timer_set_callback"
+            )
+        {
+            // These callbacks take typed kernel pointers, dynptrs or run asynchronously:
+            // not modelled yet, so the callback body could not be proven safe.
             return Err(VerifyError::invalid(
                 Some(pc),
                 format!(
-                    "{}: callback functions are not modelled by bpfvet yet (the callback body \
-                     would go unverified)",
+                    "{}: this helper's callback is not modelled by bpfvet yet (the callback \
+                     body would go unverified)",
                     sig.name
                 ),
             ));
@@ -505,8 +661,8 @@ impl Verifier<'_> {
                         .get(r.map as usize)
                         .is_some_and(|m| m.map_type != 3)
                 {
-                    return Err(VerifyError::access(
-                        pc,
+                    return Err(VerifyError::invalid(
+                        Some(pc),
                         "expected prog array map for tail call",
                     ));
                 }
@@ -525,7 +681,11 @@ impl Verifier<'_> {
                     m.value_size
                 };
                 let write = matches!(arg, Arg::MapValue { uninit: true });
+                let elide = matches!(arg, Arg::MapKey) && matches!(m.map_type, 2 | 6);
                 self.helper_mem(st, pc, regno, i64::from(size), write, false)?;
+                if elide && self.env.privileged {
+                    meta.const_key = constant_map_key(st, regno, size);
+                }
             }
             Arg::Mem {
                 fixed: Some(n),
@@ -540,6 +700,7 @@ impl Verifier<'_> {
             Arg::ConstSize { or_zero } => {
                 self.check_size_arg(st, pc, regno, or_zero, meta)?;
             }
+            Arg::Func => meta.subprog = Some(r.map as usize),
             Arg::ConstAllocSize => {
                 let Some(v) = r.const_value() else {
                     return Err(VerifyError::access(
@@ -611,9 +772,11 @@ impl Verifier<'_> {
         zero_ok: bool,
     ) -> Result<(), VerifyError> {
         let r = *st.reg(regno);
-        let _ = zero_ok;
         match r.ty {
             RegType::Stack => {
+                if size == 0 && !zero_ok {
+                    return Err(VerifyError::access(pc, "invalid zero-sized read"));
+                }
                 let t = if write { Access::Write } else { Access::Read };
                 self.stack_bounds(pc, st, &r, regno, i64::from(r.off), size, t, false)?;
                 let frame = r.frameno as usize;
@@ -706,6 +869,11 @@ impl Verifier<'_> {
             |denied| {
                 let name = bpfvet_isa::helpers::helper_name(id).map(str::to_string);
                 match denied {
+                    // Id 0 is `BPF_FUNC_unspec`: known to the kernel, allowed to no type.
+                    crate::sig::Denied::Unknown if id == 0 => VerifyError::invalid(
+                        Some(pc),
+                        "program of this type cannot use helper bpf_unspec#0",
+                    ),
                     crate::sig::Denied::Unknown => {
                         VerifyError::invalid(Some(pc), format!("invalid func unknown#{id}"))
                     }
@@ -722,6 +890,9 @@ impl Verifier<'_> {
     }
 }
 
+/// `BPF_F_RDONLY_PROG`.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
 /// What argument checking learned for the rest of the call.
 #[derive(Default)]
 struct CallMeta {
@@ -730,6 +901,63 @@ struct CallMeta {
     alloc_size: Option<u64>,
     release_ref: Option<u32>,
     ref_obj_id: Option<u32>,
+    /// The callback subprogram (`ARG_PTR_TO_FUNC`).
+    subprog: Option<usize>,
+    /// An array map key known at verification time (`get_constant_map_key`).
+    const_key: Option<u64>,
+}
+
+/// `get_constant_map_key`: the key behind a constant stack pointer when its bytes are known
+/// zeros, or exactly a spilled constant scalar of the key's size.
+fn constant_map_key(st: &State, regno: u8, key_size: u32) -> Option<u64> {
+    let r = st.reg(regno);
+    if r.ty != RegType::Stack || r.var.var_off.mask != 0 {
+        return None;
+    }
+    let stack_off = i64::from(r.off) + r.var.var_off.value as i64;
+    let slot = -stack_off - 1;
+    if slot < 0 {
+        return None;
+    }
+    let (spi, off) = ((slot / 8) as usize, (slot % 8) as usize);
+    let s = st.frames.get(r.frameno as usize)?.stack.slots.get(spi)?;
+    let run = |k: crate::stack::ByteKind| (0..=off).rev().take_while(|&i| s.bytes[i] == k).count();
+    if run(crate::stack::ByteKind::Zero) >= key_size as usize {
+        return Some(0);
+    }
+    if !s.is_spill() || s.spilled.ty != RegType::Scalar {
+        return None;
+    }
+    if run(crate::stack::ByteKind::Spill) != key_size as usize {
+        return None;
+    }
+    s.spilled.const_value()
+}
+
+/// `verbose_invalid_scalar`: `<ctx> the register R0 has smin=.. smax=.. should have been in
+/// [lo, hi]`, naming only the bounds that are not the type's extremes.
+fn invalid_scalar(ctx: &str, r0: &RegState, lo: i64, hi: i64) -> String {
+    let v = &r0.var;
+    let mut what = String::new();
+    if v.smin != i64::MIN {
+        what.push_str(&format!(" smin={}", v.smin));
+    }
+    if v.smax != i64::MAX {
+        what.push_str(&format!(" smax={}", v.smax));
+    }
+    if what.is_empty() {
+        what.push_str(" unknown scalar value");
+    }
+    format!("{ctx} the register R0 has{what} should have been in [{lo}, {hi}]")
+}
+
+/// The callback frame a reference acquired now belongs to (0 outside callbacks).
+fn cb_frame(st: &State) -> u8 {
+    if st.cur().callback_ret.is_some() {
+        st.cur().frameno
+    } else {
+        0
+    }
 }
 
 /// `check_max_stack_depth`: the combined stack of every static call chain fits in 512 bytes.
@@ -741,9 +969,13 @@ pub fn check_max_stack_depth(v: &Verifier<'_>) -> Result<(), VerifyError> {
         .map(|sp| {
             (sp.start..sp.end)
                 .filter_map(|pc| match v.code.insn(pc) {
-                    Some(Insn::Call(CallKind::Local(imm))) => {
-                        Some(v.cfg.subprog_of((pc as i64 + 1 + i64::from(*imm)) as usize))
-                    }
+                    // A callback whose address is taken runs on top of this frame too.
+                    Some(Insn::Call(CallKind::Local(imm)))
+                    | Some(Insn::LdImm64 {
+                        kind: Imm64Kind::Func,
+                        imm,
+                        ..
+                    }) => Some(v.cfg.subprog_of((pc as i64 + 1 + i64::from(*imm)) as usize)),
                     _ => None,
                 })
                 .collect()

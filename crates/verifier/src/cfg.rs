@@ -25,6 +25,10 @@ pub struct Subprog {
     pub has_ld_abs: bool,
 }
 
+/// Helpers that call their callback argument synchronously, possibly many times:
+/// `for_each_map_elem` (164), `find_vma` (180), `loop` (181), `user_ringbuf_drain` (209).
+pub const SYNC_CALLBACK_HELPERS: [i32; 4] = [164, 180, 181, 209];
+
 /// What the static passes learn.
 #[derive(Clone, Debug, Default)]
 pub struct Cfg {
@@ -33,6 +37,11 @@ pub struct Cfg {
     pub prune_point: Vec<bool>,
     /// Targets of back-edges (loop heads).
     pub loop_head: Vec<bool>,
+    /// Calls of helpers that call a callback synchronously (`bpf_loop`, ...): the callback
+    /// returns to the call, which is a forced checkpoint where the iteration converges.
+    pub calls_callback: Vec<bool>,
+    /// Per slot: registers live before it (see `liveness`).
+    pub live_regs: Vec<u16>,
 }
 
 impl Cfg {
@@ -156,10 +165,22 @@ pub fn check(code: &Code, env: &VerifyEnv) -> Result<Cfg, VerifyError> {
     }
 
     // Depth-first walk.
-    walk(code, &subprogs, env).map(|(prune_point, loop_head)| Cfg {
+    let (mut prune_point, loop_head) = walk(code, &subprogs, env)?;
+    let mut calls_callback = vec![false; code.len()];
+    for (pc, slot) in code.slots.iter().enumerate() {
+        if let Slot::Insn(Insn::Call(CallKind::Helper(id))) = slot
+            && SYNC_CALLBACK_HELPERS.contains(id)
+        {
+            calls_callback[pc] = true;
+            prune_point[pc] = true;
+        }
+    }
+    Ok(Cfg {
         subprogs,
         prune_point,
         loop_head,
+        calls_callback,
+        live_regs: crate::liveness::live_registers(code),
     })
 }
 
@@ -196,15 +217,27 @@ fn check_ld_imm64(
                 ));
             }
             // Only single-element arrays give direct value addresses.
-            if m.map_type != 2 || m.max_entries != 1 {
+            // Only arrays hand out direct value addresses; one with more than one element
+            // refuses (ENOTSUPP) with the bounds message.
+            if m.map_type != 2 {
                 return Err(VerifyError::invalid(
                     Some(pc),
                     "no direct value access support for this map type",
                 ));
             }
+            if m.max_entries != 1 {
+                return Err(VerifyError::new(
+                    Some(pc),
+                    Errno::ENOTSUPP,
+                    format!(
+                        "invalid access to map value pointer, value_size={} off={off}",
+                        m.value_size
+                    ),
+                ));
+            }
             if off >= m.value_size {
-                return Err(VerifyError::access(
-                    pc,
+                return Err(VerifyError::invalid(
+                    Some(pc),
                     format!(
                         "invalid access to map value pointer, value_size={} off={off}",
                         m.value_size

@@ -81,6 +81,8 @@ pub struct VerifyEnv {
     pub privileged: bool,
     /// Sleepable program (`BPF_F_SLEEPABLE`).
     pub sleepable: bool,
+    /// Every access must be aligned (`BPF_F_STRICT_ALIGNMENT`).
+    pub strict_alignment: bool,
     /// 0: no log; 1: the failing path; 2: every state.
     pub log_level: u32,
     pub limits: Limits,
@@ -100,6 +102,7 @@ impl VerifyEnv {
             gpl_compatible: true,
             privileged: true,
             sleepable: false,
+            strict_alignment: false,
             log_level: 0,
             limits: Limits::default(),
             lines: Vec::new(),

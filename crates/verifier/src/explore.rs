@@ -53,8 +53,28 @@ pub enum Next {
         other: usize,
         other_state: Box<State>,
     },
+    /// A callback returned: continue at its call instruction (`pc`), which schedules the
+    /// next iteration; imprecise scalars are first widened against the iteration's
+    /// checkpoint there so the loop converges.
+    CallbackReturn(usize),
     /// The path ended (exit from the main frame).
     Done,
+}
+
+fn is_jmp_class(code: &Code, pc: usize) -> bool {
+    match code.slots.get(pc) {
+        Some(Slot::Insn(i)) => matches!(
+            i,
+            bpfvet_isa::insn::Insn::Ja { .. }
+                | bpfvet_isa::insn::Insn::Gotol { .. }
+                | bpfvet_isa::insn::Insn::Jmp { .. }
+                | bpfvet_isa::insn::Insn::Call(_)
+                | bpfvet_isa::insn::Insn::Callx { .. }
+                | bpfvet_isa::insn::Insn::MayGoto { .. }
+                | bpfvet_isa::insn::Insn::Exit
+        ),
+        _ => false,
+    }
 }
 
 /// A path waiting to be explored.
@@ -77,6 +97,8 @@ pub struct Verifier<'a> {
     pub stack_depth: Vec<i64>,
     /// Slots the analysis reached.
     pub seen: Vec<bool>,
+    /// Per load/store: the pointer type it was first verified with.
+    pub aux_ptr_type: Vec<Option<crate::reg::RegType>>,
     checkpoints: Checkpoints,
     pending: Vec<Pending>,
     jmps_processed: u64,
@@ -116,6 +138,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         stats: Stats::default(),
         stack_depth: vec![0; nsub],
         seen: vec![false; code.len()],
+        aux_ptr_type: vec![None; code.len()],
         checkpoints: Checkpoints::new(code.len()),
         pending: Vec::new(),
         jmps_processed: 0,
@@ -182,12 +205,13 @@ impl Verifier<'_> {
             if !path_done {
                 from = None;
                 self.log.insn_line(pc, self.code, env);
+                // Every JMP/JMP32-class instruction counts (calls and exits too), as the
+                // kernel's `jmps_processed` does; it paces checkpoints.
+                if is_jmp_class(self.code, pc) {
+                    self.jmps_processed += 1;
+                }
                 match self.step(&mut state, pc)? {
                     Next::Goto(n) => {
-                        if n != pc + 1 && !matches!(self.code.slots.get(pc + 1), Some(Slot::Second))
-                        {
-                            self.jmps_processed += 1;
-                        }
                         pc = n;
                         continue;
                     }
@@ -196,7 +220,6 @@ impl Verifier<'_> {
                         other,
                         other_state,
                     } => {
-                        self.jmps_processed += 1;
                         if self.pending.len() >= self.env.limits.jmp_seq {
                             return Err(VerifyError::new(
                                 Some(pc),
@@ -216,6 +239,13 @@ impl Verifier<'_> {
                             log_mark: self.log.mark(),
                         });
                         pc = fall;
+                        continue;
+                    }
+                    Next::CallbackReturn(callsite) => {
+                        if let Some(id) = self.checkpoints.prev_entry(callsite, parent, &state) {
+                            self.checkpoints.widen(id, &mut state);
+                        }
+                        pc = callsite;
                         continue;
                     }
                     Next::Done => {}
@@ -249,13 +279,16 @@ impl Verifier<'_> {
             self.code.insn(pc),
             Some(bpfvet_isa::insn::Insn::MayGoto { .. })
         );
+        let calls_callback = self.cfg.calls_callback[pc];
         let v = self.checkpoints.visit(
             pc,
             state,
             *parent,
-            add || may_goto,
-            self.cfg.loop_head[pc],
+            add || may_goto || calls_callback,
+            false,
             may_goto,
+            calls_callback,
+            self.cfg.live_regs[pc],
         );
         match v {
             prune::Outcome::Pruned => Ok(prune::Visit::Pruned),
@@ -273,10 +306,16 @@ impl Verifier<'_> {
             prune::Outcome::Widen(id) => {
                 self.checkpoints.widen(id, state);
                 // Store the widened state so the next pass converges against it.
-                if let prune::Outcome::Added(n) = self
-                    .checkpoints
-                    .visit(pc, state, *parent, true, false, false)
-                {
+                if let prune::Outcome::Added(n) = self.checkpoints.visit(
+                    pc,
+                    state,
+                    *parent,
+                    true,
+                    false,
+                    false,
+                    false,
+                    crate::liveness::ALL,
+                ) {
                     *parent = Some(n);
                 }
                 Ok(prune::Visit::Continue)

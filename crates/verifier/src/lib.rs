@@ -17,6 +17,7 @@ pub mod error;
 pub mod explore;
 pub mod insn_text;
 pub mod jmp;
+pub mod liveness;
 pub mod log;
 pub mod mem;
 pub mod prog;

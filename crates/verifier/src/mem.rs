@@ -5,7 +5,7 @@
 
 use bpfvet_isa::insn::{AtomicOp, Insn, Reg, Size};
 
-use crate::error::VerifyError;
+use crate::error::{Errno, VerifyError};
 use crate::explore::Verifier;
 use crate::log::tnum_text;
 use crate::reg::{RegState, RegType};
@@ -65,6 +65,7 @@ impl Verifier<'_> {
             } => {
                 self.read_reg(st, pc, src)?;
                 self.write_reg(pc, dst)?;
+                let base = st.reg(src.index()).ty;
                 self.mem_access(
                     st,
                     pc,
@@ -83,6 +84,7 @@ impl Verifier<'_> {
                         r.var.coerce_to_size(size_bytes(size) as u8)
                     };
                 }
+                self.save_aux_ptr_type(pc, base)?;
             }
             Insn::StoreReg {
                 size,
@@ -92,6 +94,7 @@ impl Verifier<'_> {
             } => {
                 self.read_reg(st, pc, src)?;
                 self.read_reg(st, pc, dst)?;
+                let base = st.reg(dst.index()).ty;
                 self.mem_access(
                     st,
                     pc,
@@ -102,6 +105,7 @@ impl Verifier<'_> {
                     Value::Reg(src),
                     false,
                 )?;
+                self.save_aux_ptr_type(pc, base)?;
             }
             Insn::Store {
                 size,
@@ -110,6 +114,7 @@ impl Verifier<'_> {
                 imm,
             } => {
                 self.read_reg(st, pc, dst)?;
+                let base = st.reg(dst.index()).ty;
                 self.mem_access(
                     st,
                     pc,
@@ -120,6 +125,7 @@ impl Verifier<'_> {
                     Value::Imm(imm),
                     false,
                 )?;
+                self.save_aux_ptr_type(pc, base)?;
             }
             Insn::Atomic {
                 size,
@@ -129,6 +135,41 @@ impl Verifier<'_> {
                 off,
             } => self.check_atomic(st, pc, size, op, dst, src, i64::from(off))?,
             _ => unreachable!("not a memory instruction"),
+        }
+        Ok(())
+    }
+
+    /// `save_aux_ptr_type`: one load or store instruction may not be used with a context or
+    /// socket pointer on one path and another pointer type on another (the kernel rewrites
+    /// such accesses per instruction, for one type).
+    fn save_aux_ptr_type(&mut self, pc: usize, ty: RegType) -> Result<(), VerifyError> {
+        let special = |t: RegType| {
+            matches!(
+                t,
+                RegType::Ctx
+                    | RegType::Sock
+                    | RegType::SockCommon
+                    | RegType::TcpSock
+                    | RegType::XdpSock
+                    | RegType::BtfId
+            )
+        };
+        match self.aux_ptr_type[pc] {
+            None => self.aux_ptr_type[pc] = Some(ty),
+            Some(prev) if prev != ty && (special(prev) || special(ty)) => {
+                return Err(VerifyError::invalid(
+                    Some(pc),
+                    "same insn cannot be used with different pointers",
+                )
+                .with_explanation(format!(
+                    "this instruction accesses memory through a {} pointer on one path and a {} \
+                     pointer on another; context and socket accesses are rewritten per \
+                     instruction, so each such instruction must see one pointer type",
+                    prev.name(),
+                    ty.name()
+                )));
+            }
+            Some(_) => {}
         }
         Ok(())
     }
@@ -214,6 +255,7 @@ impl Verifier<'_> {
     ) -> Result<(), VerifyError> {
         let reg = *st.reg(ptr.index());
         let regno = ptr.index();
+        let strict = strict || self.env.strict_alignment;
         self.check_alignment(pc, &reg, regno, off, size, strict)?;
         let off = off + i64::from(reg.off);
         let value_reg = match value {
@@ -270,6 +312,7 @@ impl Verifier<'_> {
                 let known = match &m {
                     Some(m)
                         if t == Access::Read
+                            && size <= 8
                             && reg.var.var_off.mask == 0
                             && flags & RDONLY_PROG != 0
                             && m.frozen =>
@@ -349,6 +392,10 @@ impl Verifier<'_> {
                 self.sock_access(pc, &reg, regno, off, size)?;
                 Some(RegState::unknown())
             }
+            RegType::MapPtr if self.env.privileged && !reg.flags.maybe_null => {
+                self.map_ptr_access(pc, &reg, regno, off, size, t)?;
+                Some(RegState::unknown())
+            }
             _ => return Err(self.invalid_mem_access(pc, regno, &reg)),
         };
         if t == Access::Read
@@ -356,6 +403,49 @@ impl Verifier<'_> {
             && let Some(v) = loaded
         {
             *st.reg_mut(dst.index()) = v;
+        }
+        Ok(())
+    }
+
+    /// `check_ptr_to_map_access`: root may read the fields of the kernel's map structure
+    /// (`struct bpf_array`, `struct bpf_htab`, ...), typed from the kernel's BTF. Without
+    /// that BTF bpfvet allows only what is the same in every kernel, the leading `ops`
+    /// pointer (bytes 0..8), read as an unknown scalar; anything else is refused.
+    fn map_ptr_access(
+        &self,
+        pc: usize,
+        reg: &RegState,
+        regno: u8,
+        off: i64,
+        size: i64,
+        t: Access,
+    ) -> Result<(), VerifyError> {
+        let map_type = self.env.maps.get(reg.map as usize).map(|m| m.map_type);
+        let tname = match map_type {
+            Some(2 | 3 | 4 | 6 | 8 | 12) => "bpf_array",
+            Some(1 | 5 | 9 | 10 | 13) => "bpf_htab",
+            _ => "bpf_map",
+        };
+        if off < 0 {
+            return Err(VerifyError::access(
+                pc,
+                format!("R{regno} is {tname} invalid negative access: off={off}"),
+            ));
+        }
+        if t != Access::Read {
+            return Err(VerifyError::access(
+                pc,
+                format!("only read from {tname} is supported"),
+            ));
+        }
+        if reg.var.var_off.mask != 0 || off + size > 8 {
+            return Err(
+                VerifyError::access(pc, format!("R{regno} invalid mem access 'map_ptr'"))
+                    .with_explanation(format!(
+                        "without the kernel's BTF bpfvet models only reads of the first 8 bytes of \
+                 struct {tname} (the map's ops pointer), at constant offsets"
+                    )),
+            );
         }
         Ok(())
     }
@@ -652,11 +742,20 @@ impl Verifier<'_> {
                     tnum_text(v.var_off)
                 )
             };
-            return Err(VerifyError::access(pc, msg).with_explanation(format!(
-                "the stack is the 512 bytes below R10 (offsets -512 to -1); this access covers \
+            // `check_stack_slot_within_bounds` refuses a bad start with EACCES; an access
+            // that runs past the frame pointer (or a negative size) is EINVAL.
+            let errno = if min_off < min_valid || min_off > -1 {
+                Errno::EACCES
+            } else {
+                Errno::EINVAL
+            };
+            return Err(
+                VerifyError::new(Some(pc), errno, msg).with_explanation(format!(
+                    "the stack is the 512 bytes below R10 (offsets -512 to -1); this access covers \
                  offsets {min_off} to {}",
-                max_off - 1
-            )));
+                    max_off - 1
+                )),
+            );
         }
         Ok(())
     }

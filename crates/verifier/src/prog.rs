@@ -117,8 +117,30 @@ fn kernel_message(r: RawInsn, kind: &DecodeErrorKind) -> BadInsn {
         message: m,
         early: true,
     };
+    // Byte and half-word atomics are in the 6.18 opcode table (for load-acquire and
+    // store-release); read-modify-write operations refuse them when reached.
+    if let DecodeErrorKind::UnknownOpcode(c) = kind
+        && (*c == 0xd3 || *c == 0xcb)
+    {
+        return match r.imm {
+            0x00 | 0x01 | 0x40 | 0x41 | 0x50 | 0x51 | 0xa0 | 0xa1 | 0xe1 | 0xf1 => {
+                late("invalid atomic operand size")
+            }
+            0x100 | 0x110 => {
+                late("load-acquire and store-release atomics are not modelled by bpfvet yet")
+            }
+            imm => late(&format!("BPF_ATOMIC uses invalid atomic opcode {imm:02x}")),
+        };
+    }
     if let DecodeErrorKind::UnknownOpcode(c) = kind {
         return early(format!("unknown opcode {c:02x}"));
+    }
+    // Every other field is fine but a register number is above 10 (`check_reg_arg`).
+    if let DecodeErrorKind::BadRegister { value, .. } = kind
+        && r.code != LD_IMM64
+        && (r.code & 0x07) != CLASS_LD
+    {
+        return late(&format!("R{value} is invalid"));
     }
     let class = r.code & 0x07;
     let op = r.code & 0xf0;
@@ -132,6 +154,10 @@ fn kernel_message(r: RawInsn, kind: &DecodeErrorKind) -> BadInsn {
                 early("unrecognized bpf_ld_imm64 insn".into())
             }
             DecodeErrorKind::BadRegister { value, .. } => late(&format!("R{value} is invalid")),
+            // A map reference whose second half carries a value.
+            DecodeErrorKind::Reserved { .. } if r.src == 1 || r.src == 5 => {
+                early("unrecognized bpf_ld_imm64 insn".into())
+            }
             _ => late("BPF_LD_IMM64 uses reserved fields"),
         },
         CLASS_LD => late("BPF_LD_[ABS|IND] uses reserved fields"),

@@ -91,6 +91,7 @@ impl Checkpoints {
     }
 
     /// Looks `state` up among the checkpoints at `pc`; adds one if `add`.
+    #[allow(clippy::too_many_arguments)]
     pub fn visit(
         &mut self,
         pc: usize,
@@ -99,6 +100,8 @@ impl Checkpoints {
         add: bool,
         loop_head: bool,
         may_goto: bool,
+        calls_callback: bool,
+        live_regs: u16,
     ) -> Outcome {
         let list = &self.at[pc];
         self.max_per_insn = self.max_per_insn.max(list.len() as u64);
@@ -108,6 +111,16 @@ impl Checkpoints {
                 continue;
             };
             if c.branches > 0 {
+                // At a callback call, a state the iteration's earlier visit covers adds
+                // nothing: the callback loop converged. No loop check here: the same call
+                // is legitimately revisited each iteration.
+                if calls_callback {
+                    if includes(&c.state, state) {
+                        hit = Some(id);
+                        break;
+                    }
+                    continue;
+                }
                 // At `may_goto`, an iteration whose state the loop's earlier pass already
                 // covers adds nothing (the runtime counter bounds the loop): converged.
                 if may_goto
@@ -122,7 +135,8 @@ impl Checkpoints {
                 }
                 continue;
             }
-            if includes(&c.state, state) {
+            // A finished checkpoint: registers dead here cannot matter.
+            if includes_live(&c.state, state, live_regs) {
                 hit = Some(id);
                 break;
             }
@@ -185,6 +199,26 @@ impl Checkpoints {
 }
 
 impl Checkpoints {
+    /// `find_prev_entry`: the nearest checkpoint at `pc` on the current path (walking up
+    /// from `parent`) that is still being explored and has the same call chain as `cur`.
+    pub fn prev_entry(&self, pc: usize, parent: Option<usize>, cur: &State) -> Option<usize> {
+        let mut p = parent;
+        while let Some(id) = p {
+            let c = self.arena.get(id)?.as_ref()?;
+            let same_calls = c.state.frames.len() == cur.frames.len()
+                && c.state
+                    .frames
+                    .iter()
+                    .zip(&cur.frames)
+                    .all(|(a, b)| a.callsite == b.callsite);
+            if c.branches > 0 && same_calls && self.at[pc].contains(&id) {
+                return Some(id);
+            }
+            p = c.parent;
+        }
+        None
+    }
+
     /// Widens `cur` against checkpoint `id`: scalars that differ become unknown.
     pub fn widen(&self, id: usize, cur: &mut State) {
         let Some(c) = self.arena[id].as_ref() else {
@@ -215,6 +249,7 @@ fn same_state(old: &State, cur: &State) -> bool {
     old.frames.len() == cur.frames.len()
         && old.refs.len() == cur.refs.len()
         && old.may_goto_depth == cur.may_goto_depth
+        && old.callback_unroll_depth == cur.callback_unroll_depth
         && old
             .frames
             .iter()
@@ -369,15 +404,30 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap) -> bool {
 
 /// `cur` is included in `old`.
 pub fn includes(old: &State, cur: &State) -> bool {
+    includes_live(old, cur, crate::liveness::ALL)
+}
+
+/// `cur` is included in `old`, ignoring the innermost frame's registers outside `live`
+/// (registers no continuation reads).
+pub fn includes_live(old: &State, cur: &State, live: u16) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
     let mut ids = IdMap::default();
-    for (o, c) in old.frames.iter().zip(&cur.frames) {
+    let innermost = old.frames.len().saturating_sub(1);
+    for (fi, (o, c)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if o.callsite != c.callsite || o.callback_depth > c.callback_depth {
             return false;
         }
-        for (ro, rc) in o.regs.iter().zip(&c.regs) {
+        let mask = if fi == innermost {
+            live
+        } else {
+            crate::liveness::ALL
+        };
+        for (i, (ro, rc)) in o.regs.iter().zip(&c.regs).enumerate() {
+            if mask & (1 << i) == 0 {
+                continue;
+            }
             if !regsafe(ro, rc, &mut ids) {
                 return false;
             }

@@ -38,9 +38,51 @@ pub fn ld_abs_allowed(prog_type: u32) -> bool {
     row(prog_type).is_some_and(|r| r.5)
 }
 
-/// The range R0 must be in at exit, when the program type has one (attach-type dependent
-/// ranges use the default attach type's).
-pub fn return_range(prog_type: u32, _attach: Option<u32>) -> Option<(i64, i64)> {
+/// Return ranges that depend on the attach type (`check_return_code`): (program type,
+/// attach types, range). The first row whose type and attach type match wins; otherwise the
+/// program type's own range from the table applies.
+/// (program type, attach types (empty: any), range; None: no check).
+type AttachRange = (&'static str, &'static [&'static str], Option<(i64, i64)>);
+
+const ATTACH_RETURN_RANGES: &[AttachRange] = &[
+    (
+        "cgroup_sock_addr",
+        &[
+            "cgroup_udp4_recvmsg",
+            "cgroup_udp6_recvmsg",
+            "cgroup_unix_recvmsg",
+            "cgroup_inet4_getpeername",
+            "cgroup_inet6_getpeername",
+            "cgroup_unix_getpeername",
+            "cgroup_inet4_getsockname",
+            "cgroup_inet6_getsockname",
+            "cgroup_unix_getsockname",
+        ],
+        Some((1, 1)),
+    ),
+    (
+        "cgroup_sock_addr",
+        &["cgroup_inet4_bind", "cgroup_inet6_bind"],
+        Some((0, 3)),
+    ),
+    ("cgroup_sock_addr", &[], Some((0, 1))),
+    ("cgroup_skb", &["cgroup_inet_egress"], Some((0, 3))),
+    ("cgroup_skb", &[], Some((0, 1))),
+    ("kprobe", &["trace_kprobe_session"], Some((0, 1))),
+    ("tracing", &["trace_fentry", "trace_fexit"], Some((0, 0))),
+    ("tracing", &["trace_raw_tp", "modify_return"], None),
+];
+
+/// The range R0 must be in at exit, when the program type (and attach type) has one.
+pub fn return_range(prog_type: u32, attach: Option<u32>) -> Option<(i64, i64)> {
+    use bpfvet_isa::uapi::{ATTACH_TYPES, PROG_TYPES as NAMES, name_of};
+    let ty = name_of(NAMES, prog_type);
+    let at = attach.and_then(|a| name_of(ATTACH_TYPES, a));
+    for (t, attaches, range) in ATTACH_RETURN_RANGES {
+        if Some(*t) == ty && (attaches.is_empty() || at.is_some_and(|a| attaches.contains(&a))) {
+            return *range;
+        }
+    }
     row(prog_type).and_then(|r| r.3)
 }
 

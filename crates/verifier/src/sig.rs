@@ -53,7 +53,7 @@ impl Arg {
             Arg::Mem {
                 maybe_null: true,
                 ..
-            }
+            } | Arg::Stack { maybe_null: true }
         )
     }
 

@@ -46,6 +46,9 @@ pub struct Reference {
     pub id: u32,
     /// The instruction that acquired it.
     pub insn: usize,
+    /// The callback frame that acquired it (0 outside callbacks): a callback must release
+    /// what it acquired before it returns.
+    pub cb_frame: u8,
 }
 
 /// The whole state of one path.
@@ -58,6 +61,9 @@ pub struct State {
     pub next_id: u32,
     /// `may_goto` nesting depth on this path.
     pub may_goto_depth: u32,
+    /// Callback bodies entered on this path (`callback_unroll_depth`): two visits of one
+    /// instruction in different callback iterations are not an infinite loop.
+    pub callback_unroll_depth: u32,
 }
 
 impl State {
@@ -70,6 +76,7 @@ impl State {
             refs: Vec::new(),
             next_id: 1,
             may_goto_depth: 0,
+            callback_unroll_depth: 0,
         }
     }
 

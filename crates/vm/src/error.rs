@@ -189,7 +189,7 @@ impl fmt::Display for VmError {
             }
             VmError::LegacyPacketLoad { .. } => write!(
                 f,
-                "LD_ABS/LD_IND need a socket-buffer context, which the VM does not provide yet"
+                "LD_ABS/LD_IND need a socket-buffer context (run the program with one)"
             ),
             VmError::AddrSpaceCast { .. } => {
                 write!(

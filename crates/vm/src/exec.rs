@@ -422,6 +422,40 @@ pub(crate) fn run_function(
                 pc = x as usize;
                 block = pc;
             }
+            Code::LegacyPacketLoad => {
+                let off = if x == 1 {
+                    reg!(s).wrapping_add(imm)
+                } else {
+                    imm
+                };
+                let Some(p) = mem.packet.as_deref() else {
+                    fail!(VmError::LegacyPacketLoad { pc: here!() })
+                };
+                match p.ld_abs(off as i32, d as usize) {
+                    Some(v) => r[0] = v,
+                    None => {
+                        // The kernel's rewrite returns 0 from the function.
+                        r[0] = 0;
+                        charge!();
+                        if depth == base {
+                            m.remaining = remaining;
+                            return Ok(0);
+                        }
+                        depth -= 1;
+                        let f = frames[depth];
+                        [r[6], r[7], r[8], r[9]] = f.saved;
+                        r[10] = stack_base(depth) + STACK_SIZE as u64;
+                        mem.pop_frame();
+                        if f.prog != cur {
+                            cur = f.prog;
+                            ops = &progs[cur].ops;
+                            pcs = &progs[cur].pcs;
+                        }
+                        pc = f.ret;
+                        block = pc;
+                    }
+                }
+            }
             Code::Exit => {
                 charge!();
                 if depth == base {
@@ -452,7 +486,6 @@ pub(crate) fn run_function(
                 pc: here!(),
                 src: imm as u8,
             }),
-            Code::LegacyPacketLoad => fail!(VmError::LegacyPacketLoad { pc: here!() }),
             Code::AddrSpaceCast => fail!(VmError::AddrSpaceCast { pc: here!() }),
             Code::Kfunc => fail!(VmError::Kfunc {
                 pc: here!(),

@@ -35,8 +35,14 @@
 //!   numbers, the current task, `trace_printk`/`snprintf`, ring buffers, perf events, probe
 //!   reads, `csum_diff`, redirects — configured and collected through the [`Env`]. A kernel
 //!   helper the VM cannot provide fails with [`VmError::UnavailableHelper`], naming it.
-//! - Not yet: BTF-id LD_IMM64, LD_ABS/LD_IND, program contexts and their helpers, kfuncs and
-//!   `addr_space_cast` decode but fail with a clear error when executed.
+//! - Program contexts ([`context`], [`Vm::run_context`]): `struct xdp_md` and
+//!   `struct __sk_buff` over packet buffers (below 4 GiB at [`PACKET_BASE`], so the 32-bit
+//!   `data`/`data_end` fields hold real pointers), kprobe `pt_regs`, tracepoint records, raw
+//!   tracepoint arguments and perf events, built as `BPF_PROG_TEST_RUN` builds them; the
+//!   packet helpers (`skb_load/store_bytes`, `l3/l4_csum_replace`, `xdp_adjust_*`,
+//!   `skb_change_*`, ...) and LD_ABS/LD_IND work on them. [`pcap`] reads and writes captures.
+//! - Not yet: BTF-id LD_IMM64, kfuncs and `addr_space_cast` decode but fail with a clear
+//!   error when executed.
 //!
 //! ```
 //! use bpfvet_isa::{asm, Dialect, Program};
@@ -113,16 +119,19 @@
 
 mod alu;
 mod calls;
+pub mod context;
 mod env;
 mod error;
 mod exec;
 mod helpers;
 pub mod maps;
 mod memory;
+pub mod pcap;
 mod predecode;
 mod vm;
 
 pub use calls::MAX_TAIL_CALLS;
+pub use context::{Context, ContextError, ContextKind, Packet, SkbKind};
 pub use env::{Clock, Env, Redirect, RedirectFlavor, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{

@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 
 use crate::MAX_CALL_FRAMES;
+use crate::context::{MAX_PACKET_BUFFER, Packet};
 use crate::error::{Access, RegionInfo, VmError};
 use crate::maps::Maps;
 
@@ -30,8 +31,10 @@ pub const STACK_FRAME_SPACING: u64 = 0x1_0000;
 pub const INPUT_BASE: u64 = 0x2_0000_0000;
 /// A suggested base for a program context (`struct __sk_buff`, `struct xdp_md`, ...).
 pub const CONTEXT_BASE: u64 = 0x3_0000_0000;
-/// A suggested base for packet data.
-pub const PACKET_BASE: u64 = 0x4_0000_0000;
+/// Where program contexts put packet buffers: below 4 GiB (and below 2 GiB, so even a
+/// sign-extended 32-bit load gives it back), because `struct xdp_md` and `struct __sk_buff`
+/// hand packet pointers to programs in 32-bit fields.
+pub const PACKET_BASE: u64 = 0x4000_0000;
 /// A suggested base for the first map value; give each map value its own slot above it.
 pub const MAP_VALUE_BASE: u64 = 0x5_0000_0000;
 
@@ -161,6 +164,8 @@ pub(crate) struct Memory<'m> {
     /// The maps whose values, keys and ring buffer records are memory too (checked after
     /// the regions).
     pub maps: Option<&'m mut Maps>,
+    /// The packet of a program context (checked after the regions, before the maps).
+    pub packet: Option<&'m mut Packet>,
 }
 
 impl<'m> Memory<'m> {
@@ -225,6 +230,7 @@ impl<'m> Memory<'m> {
             live: fixed + 1,
             cache: fixed,
             maps: None,
+            packet: None,
         })
     }
 
@@ -244,6 +250,25 @@ impl<'m> Memory<'m> {
             }
         }
         self.maps = Some(maps);
+        Ok(())
+    }
+
+    /// Makes the accessible window of `packet` memory. The caller's regions must not overlap
+    /// the packet area.
+    pub fn attach_packet(&mut self, packet: &'m mut Packet) -> Result<(), VmError> {
+        let (start, end) = (PACKET_BASE, PACKET_BASE + MAX_PACKET_BUFFER as u64);
+        for (i, h) in self.hot.iter().enumerate() {
+            let len = h.data.len() as u64;
+            if len > 0 && h.base < end && start < h.base + len {
+                return Err(VmError::BadRegion {
+                    message: format!(
+                        "{} region at {:#x} overlaps the packet area {start:#x}..{end:#x}",
+                        self.info[i].0, h.base
+                    ),
+                });
+            }
+        }
+        self.packet = Some(packet);
         Ok(())
     }
 
@@ -280,6 +305,11 @@ impl<'m> Memory<'m> {
                 self.cache = i;
                 return Some(*b);
             }
+        }
+        if let Some(p) = self.packet.as_deref()
+            && let Some(b) = p.bytes(addr, N)
+        {
+            return b.try_into().ok();
         }
         let bytes = self.maps.as_ref()?.bytes(addr, N)?;
         bytes.try_into().ok()
@@ -319,7 +349,21 @@ impl<'m> Memory<'m> {
                 self.cache = i;
                 self.hot[i].chunk_mut::<N>(addr)
             }
-            None => self.maps.as_mut()?.bytes_mut(addr, N)?.try_into().ok(),
+            None => {
+                if self
+                    .packet
+                    .as_deref()
+                    .is_some_and(|p| p.bytes(addr, N).is_some())
+                {
+                    return self
+                        .packet
+                        .as_deref_mut()?
+                        .bytes_mut(addr, N)?
+                        .try_into()
+                        .ok();
+                }
+                self.maps.as_mut()?.bytes_mut(addr, N)?.try_into().ok()
+            }
         }
     }
 
@@ -330,7 +374,10 @@ impl<'m> Memory<'m> {
             .find_map(|h| h.range(addr, len).map(|r| &h.data[r]));
         match found {
             Some(b) => Some(b),
-            None => self.maps.as_ref()?.bytes(addr, len),
+            None => match self.packet.as_deref().and_then(|p| p.bytes(addr, len)) {
+                Some(b) => Some(b),
+                None => self.maps.as_ref()?.bytes(addr, len),
+            },
         }
     }
 
@@ -345,7 +392,16 @@ impl<'m> Memory<'m> {
                 let r = self.hot[i].range(addr, len)?;
                 Some(&mut self.hot[i].data[r])
             }
-            None => self.maps.as_mut()?.bytes_mut(addr, len),
+            None => {
+                if self
+                    .packet
+                    .as_deref()
+                    .is_some_and(|p| p.bytes(addr, len).is_some())
+                {
+                    return self.packet.as_deref_mut()?.bytes_mut(addr, len);
+                }
+                self.maps.as_mut()?.bytes_mut(addr, len)
+            }
         }
     }
 
@@ -354,6 +410,14 @@ impl<'m> Memory<'m> {
         let i = (0..self.live).find(|&i| self.info[i].1 == kind)?;
         let h = &mut self.hot[i];
         Some((h.base, &mut *h.data))
+    }
+
+    /// The packet and the bytes of the first live context region, for packet helpers.
+    pub fn packet_and_context(&mut self) -> Option<(&mut Packet, &mut [u8])> {
+        let i = (0..self.live).find(|&i| self.info[i].1 == RegionKind::Context)?;
+        let ctx = &mut *self.hot[i].data;
+        let p = self.packet.as_deref_mut()?;
+        Some((p, ctx))
     }
 
     /// The NUL-terminated string at `addr` (without the NUL), reading at most `max` bytes;
@@ -429,12 +493,24 @@ impl<'m> Memory<'m> {
             }
         };
         let nearest = (0..live.len()).min_by_key(|&i| distance(&live[i]));
+        let mut nearest = nearest.map(|i| (distance(&live[i]), self.region_info(i)));
+        if let Some(p) = self.packet.as_deref() {
+            let info = p.region_info();
+            let d = if addr < info.base {
+                info.base - addr
+            } else {
+                addr.saturating_sub(info.end()).saturating_add(1)
+            };
+            if nearest.as_ref().is_none_or(|(best, _)| d < *best) {
+                nearest = Some((d, info));
+            }
+        }
         VmError::OutOfBounds {
             pc,
             addr,
             size,
             access,
-            nearest: nearest.map(|i| self.region_info(i)),
+            nearest: nearest.map(|(_, r)| r),
         }
     }
 }

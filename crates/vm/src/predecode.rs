@@ -205,7 +205,8 @@ pub(crate) enum Code {
     LdMapValueIdx,
     /// `d = ` the address of the function at instruction `x` (src 4).
     LdFunc,
-    /// LD_ABS / LD_IND (fails when executed).
+    /// LD_ABS (`x == 0`) / LD_IND (`x == 1`, offset register `s`): `d` bytes at offset `imm`
+    /// of the socket buffer's data, big-endian, into R0.
     LegacyPacketLoad,
     /// `addr_space_cast` (fails when executed).
     AddrSpaceCast,
@@ -487,7 +488,18 @@ fn translate(insn: &Insn, t: u32) -> Op {
                 ..Op::new(code)
             }
         }
-        Insn::LdAbs { .. } | Insn::LdInd { .. } => Op::new(Code::LegacyPacketLoad),
+        Insn::LdAbs { size, imm } => Op {
+            d: size.bytes() as u8,
+            imm: imm as i64 as u64,
+            ..Op::new(Code::LegacyPacketLoad)
+        },
+        Insn::LdInd { size, src, imm } => Op {
+            d: size.bytes() as u8,
+            s: src.index(),
+            x: 1,
+            imm: imm as i64 as u64,
+            ..Op::new(Code::LegacyPacketLoad)
+        },
     }
 }
 

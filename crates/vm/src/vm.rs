@@ -5,12 +5,13 @@
 use bpfvet_isa::Program;
 
 use crate::MAX_CALL_FRAMES;
-use crate::env::Env;
+use crate::context::{Context, ContextKind, Packet};
+use crate::env::{Env, RedirectFlavor};
 use crate::error::VmError;
 use crate::exec::{Machine, execute};
 use crate::helpers::{HelperContext, HelperError, HelperFn, Helpers};
 use crate::maps::Maps;
-use crate::memory::{INPUT_BASE, MemRegion, Memory, RegionKind, STACK_SIZE};
+use crate::memory::{CONTEXT_BASE, INPUT_BASE, MemRegion, Memory, RegionKind, STACK_SIZE};
 use crate::predecode::{Decoded, predecode};
 
 /// Default instruction budget of a run.
@@ -240,6 +241,43 @@ impl Vm {
         self.run_program(0, regions, regs, Some(maps), options)
     }
 
+    /// Runs the program on a program context (R1 = the context at [`CONTEXT_BASE`]; packet
+    /// contexts bring their packet buffer), with the VM's own maps and options. The context
+    /// holds the program's changes afterwards (packet bytes, `mark`, adjusted heads, ...);
+    /// `redirect` helpers return the action of the context's kind, and the environment's
+    /// last redirect is cleared first.
+    pub fn run_context(&mut self, ctx: &mut Context) -> Result<RunResult, VmError> {
+        let options = self.options;
+        let mut maps = self.maps.take();
+        let r = self.run_context_with(ctx, maps.as_mut(), &options);
+        self.maps = maps;
+        r
+    }
+
+    /// [`Vm::run_context`] with a map set the caller keeps and explicit options.
+    pub fn run_context_with(
+        &mut self,
+        ctx: &mut Context,
+        maps: Option<&mut Maps>,
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        self.env.redirect = None;
+        match ctx.kind {
+            ContextKind::Xdp => self.env.redirect_flavor = RedirectFlavor::Xdp,
+            ContextKind::Skb(_) => self.env.redirect_flavor = RedirectFlavor::Tc,
+            _ => {}
+        }
+        let writable = ctx.writable();
+        let Context { bytes, packet, .. } = ctx;
+        let mut region = MemRegion::new(RegionKind::Context, CONTEXT_BASE, bytes);
+        if !writable {
+            region = region.read_only();
+        }
+        let mut regs = [0u64; 10];
+        regs[1] = CONTEXT_BASE;
+        self.run_inner(0, vec![region], regs, maps, packet.as_mut(), options)
+    }
+
     /// Runs program `index` of the set (see [`Vm::add_program`]) with the given regions,
     /// registers and maps.
     pub fn run_program<'m>(
@@ -248,6 +286,18 @@ impl Vm {
         regions: Vec<MemRegion<'m>>,
         regs: [u64; 10],
         maps: Option<&'m mut Maps>,
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        self.run_inner(index, regions, regs, maps, None, options)
+    }
+
+    fn run_inner<'m>(
+        &mut self,
+        index: usize,
+        regions: Vec<MemRegion<'m>>,
+        regs: [u64; 10],
+        maps: Option<&'m mut Maps>,
+        packet: Option<&'m mut Packet>,
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
         if index >= self.progs.len() {
@@ -270,6 +320,9 @@ impl Vm {
         let mut mem = Memory::new(regions, &mut stack)?;
         if let Some(maps) = maps {
             mem.attach_maps(maps)?;
+        }
+        if let Some(packet) = packet {
+            mem.attach_packet(packet)?;
         }
         let mut all = [0u64; 11];
         all[..10].copy_from_slice(&regs);

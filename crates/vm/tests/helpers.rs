@@ -428,9 +428,9 @@ fn perf_event_output_records_per_cpu() {
         r0(&mut vm(&text("0x1000000000000000"), maps.clone())),
         (-22i64) as u64
     );
-    // Appending context bytes (BPF_F_CTXLEN_MASK) needs a program context.
+    // Appending context bytes (BPF_F_CTXLEN_MASK) needs a packet context.
     let e = run(&mut vm(&text("0x100000000"), maps)).unwrap_err();
-    assert!(e.to_string().contains("needs a program context"), "{e}");
+    assert!(e.to_string().contains("needs a packet context"), "{e}");
 }
 
 #[test]
@@ -670,19 +670,26 @@ fn csum_diff_and_redirects() {
 
 #[test]
 fn helpers_outside_user_space_are_named() {
+    // A packet helper without a packet context says what it needs.
     let mut v = vm(
         "r1 = 0\nr2 = 0\nr3 = 0\nr4 = 0\ncall bpf_skb_load_bytes\nexit",
         Maps::new(),
     );
     let e = run(&mut v).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "insn 4: helper 26 failed: this helper needs a packet context (XDP or socket buffer): \
+         run the program with one"
+    );
+    let e = run(&mut vm("call bpf_fib_lookup\nexit", Maps::new())).unwrap_err();
     assert!(
-        matches!(e, VmError::UnavailableHelper { id: 26, .. }),
+        matches!(e, VmError::UnavailableHelper { id: 69, .. }),
         "{e}"
     );
     assert_eq!(
         e.to_string(),
-        "insn 4: helper bpf_skb_load_bytes (26) cannot run in the VM: it needs a socket \
-         buffer context, which the VM does not provide yet"
+        "insn 0: helper bpf_fib_lookup (69) cannot run in the VM: it needs the kernel's \
+         routing and neighbour tables"
     );
     let e = run(&mut vm("call bpf_send_signal\nexit", Maps::new())).unwrap_err();
     assert!(e.to_string().contains("bpf_send_signal (109)"), "{e}");

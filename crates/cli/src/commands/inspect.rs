@@ -75,6 +75,14 @@ pub fn load_options(name: String, btf: Option<&Path>) -> Result<LoadOptions, Cli
 
 /// Loads an ELF object as the loader prepares it; the object's name is the file stem.
 pub fn load_object(path: &Path, btf: Option<&Path>) -> Result<BpfObject, CliError> {
+    load_object_with_options(path, btf).map(|(o, _)| o)
+}
+
+/// [`load_object`], also returning the options used (target BTF, kernel version, kconfig).
+pub fn load_object_with_options(
+    path: &Path,
+    btf: Option<&Path>,
+) -> Result<(BpfObject, LoadOptions), CliError> {
     let bytes = std::fs::read(path).map_err(|e| CliError::io(path, &e))?;
     if !bpfvet_loader::is_elf(&bytes) {
         return Err(CliError::input(path, "not an ELF object"));
@@ -87,7 +95,8 @@ pub fn load_object(path: &Path, btf: Option<&Path>) -> Result<BpfObject, CliErro
         .unwrap_or("object")
         .to_string();
     let opts = load_options(name, btf)?;
-    BpfObject::load(&bytes, &opts).map_err(|e| CliError::input(path, e.msg))
+    let obj = BpfObject::load(&bytes, &opts).map_err(|e| CliError::input(path, e.msg))?;
+    Ok((obj, opts))
 }
 
 #[derive(Serialize)]

@@ -6,4 +6,5 @@ pub mod disasm;
 pub mod inspect;
 pub mod jit;
 pub mod run;
+pub mod stats;
 pub mod verify;

@@ -13,7 +13,9 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::DialectArg;
-use crate::commands::inspect::load_object;
+use crate::commands::inspect::load_object_with_options;
+use crate::commands::stats::collect::{Job as StatsJob, KernelInput, kernel_input};
+use crate::commands::stats::kernel_btf;
 use crate::error::CliError;
 use crate::input::{InputOpts, read_input};
 
@@ -59,6 +61,8 @@ struct Job {
     prog_type: u32,
     code: Code,
     env: VerifyEnv,
+    /// What `--kernel` needs to load it (BTF, func_info, attach target, license).
+    kernel: KernelInput,
 }
 
 #[derive(Serialize)]
@@ -133,8 +137,19 @@ fn map_info(m: &MapDef) -> MapInfo {
     }
 }
 
-fn elf_jobs(a: &VerifyArgs, obj: &BpfObject) -> Result<Vec<Job>, CliError> {
+fn elf_jobs(
+    a: &VerifyArgs,
+    obj: &BpfObject,
+    opts: &bpfvet_loader::LoadOptions,
+) -> Result<Vec<Job>, CliError> {
     let maps = map_infos(&obj.maps);
+    let btf = if a.kernel {
+        kernel_btf::object_btf(obj)
+            .and_then(Result::ok)
+            .map(std::sync::Arc::new)
+    } else {
+        None
+    };
     let mut jobs = Vec::new();
     for p in &obj.programs {
         if a.prog.as_ref().is_some_and(|n| *n != p.name) {
@@ -181,6 +196,11 @@ fn elf_jobs(a: &VerifyArgs, obj: &BpfObject) -> Result<Vec<Job>, CliError> {
             prog_type,
             code: Code::from_program(&p.program),
             env,
+            kernel: if a.kernel {
+                kernel_input(obj, p, btf.clone(), opts)
+            } else {
+                KernelInput::default()
+            },
         });
     }
     if let Some(n) = &a.prog
@@ -202,8 +222,8 @@ fn elf_jobs(a: &VerifyArgs, obj: &BpfObject) -> Result<Vec<Job>, CliError> {
 fn jobs(a: &VerifyArgs) -> Result<Vec<Job>, CliError> {
     let bytes = std::fs::read(&a.file).map_err(|e| CliError::io(&a.file, &e))?;
     if !a.raw && !a.asm && bpfvet_loader::is_elf(&bytes) {
-        let obj = load_object(&a.file, a.btf.as_deref())?;
-        return elf_jobs(a, &obj);
+        let (obj, opts) = load_object_with_options(&a.file, a.btf.as_deref())?;
+        return elf_jobs(a, &obj, &opts);
     }
     let prog_type = type_id(&a.file, a.prog_type.as_deref().unwrap_or("socket_filter"))?;
     let code = if a.raw || !(a.asm || crate::input::is_asm_path(&a.file)) {
@@ -236,91 +256,27 @@ fn jobs(a: &VerifyArgs) -> Result<Vec<Job>, CliError> {
         prog_type,
         code,
         env,
+        kernel: KernelInput {
+            license: "GPL".into(),
+            ..KernelInput::default()
+        },
     }])
 }
 
-/// The running kernel's verdict on a job: (accepted, message line).
+/// The running kernel's verdict on a job: (accepted, message line), loaded as `stats
+/// --kernel` loads it (maps, BTF with func_info, attach target).
 fn kernel_verdict(j: &Job) -> Result<(bool, String), String> {
     bpfvet_kernel::available()?;
-    let mut fds = Vec::new();
-    for m in &j.env.maps {
-        let inner = match m.inner.and_then(|i| j.env.maps.get(i)) {
-            Some(i) => Some(
-                bpfvet_kernel::create_map(&bpfvet_kernel::MapSpec {
-                    map_type: i.map_type,
-                    key_size: i.key_size,
-                    value_size: i.value_size,
-                    max_entries: i.max_entries,
-                    flags: i.flags,
-                    name: String::new(),
-                    inner_map_fd: None,
-                })
-                .map_err(|e| e.to_string())?,
-            ),
-            None => None,
-        };
-        let fd = bpfvet_kernel::create_map(&bpfvet_kernel::MapSpec {
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            flags: m.flags,
-            name: m.name.clone(),
-            inner_map_fd: inner.as_ref().map(|f| f.0),
-        })
-        .map_err(|e| format!("map {}: {e}", m.name))?;
-        if let Some(v) = &m.initial_value {
-            let _ = bpfvet_kernel::update_elem(&fd, &0u32.to_le_bytes(), v, 0);
-        }
-        if m.frozen {
-            let _ = bpfvet_kernel::freeze(&fd);
-        }
-        fds.push((fd, inner));
-    }
-    let fd_array: Vec<i32> = fds.iter().map(|(f, _)| f.0).collect();
-    // Map references by fd become references by index into fd_array.
-    let mut bytes: Vec<u8> = j.code.raw.iter().flat_map(|r| r.to_bytes()).collect();
-    for chunk in bytes.chunks_exact_mut(8) {
-        if chunk[0] == 0x18 && matches!(chunk[1] >> 4, 1 | 2) {
-            chunk[1] = (chunk[1] & 0x0f) | ((if chunk[1] >> 4 == 1 { 5 } else { 6 }) << 4);
-        }
-    }
-    let license = if j.env.gpl_compatible {
-        "GPL"
-    } else {
-        "Proprietary"
-    };
-    let o = bpfvet_kernel::load_program(&bpfvet_kernel::ProgLoad {
+    let job = StatsJob {
+        file: String::new(),
+        prog: j.name.clone(),
         prog_type: j.prog_type,
-        expected_attach_type: j.env.expected_attach_type,
-        insns: &bytes,
-        license,
-        log_level: 1,
-        fd_array: &fd_array,
-        name: j.name.clone(),
-        // BPF_F_SLEEPABLE
-        prog_flags: if j.env.sleepable { 1 << 4 } else { 0 },
-        ..Default::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let line = o
-        .log
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| {
-            !l.is_empty()
-                && !l.starts_with("processed ")
-                && !l.starts_with("cur state:")
-                && !l.starts_with("old state:")
-        })
-        .unwrap_or("")
-        .to_string();
-    Ok(match o.fd {
-        Some(_) => (true, String::new()),
-        None if line.is_empty() => (false, format!("errno {}", o.errno.unwrap_or(0))),
-        None => (false, line),
-    })
+        code: j.code.clone(),
+        env: j.env.clone(),
+        kernel: j.kernel.clone(),
+    };
+    let k = crate::commands::stats::kernel::load(&job)?;
+    Ok((k.accepted, k.error.unwrap_or_default()))
 }
 
 pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {

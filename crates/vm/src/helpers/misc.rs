@@ -165,19 +165,6 @@ pub(crate) fn strncmp(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperErro
     Ok(0)
 }
 
-/// A 32-bit ones'-complement sum of little-endian 32-bit words, folded as x86-64's
-/// `csum_partial` folds it.
-fn csum_partial(words: &[u8], seed: u32) -> u32 {
-    let mut sum = seed as u64;
-    for w in words.chunks_exact(4) {
-        sum += u32::from_le_bytes(w.try_into().expect("4 bytes")) as u64;
-    }
-    while sum >> 32 != 0 {
-        sum = (sum & 0xffff_ffff) + (sum >> 32);
-    }
-    sum as u32
-}
-
 /// `bpf_csum_diff(from, from_size, to, to_size, seed)`: sizes must be multiples of 4 and
 /// total at most 512 bytes (else `-EINVAL`).
 pub(crate) fn csum_diff(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperError> {
@@ -191,7 +178,7 @@ pub(crate) fn csum_diff(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperEr
         .map(|b| !b)
         .collect();
     diff.extend(read_vec(ctx, to, ts as usize)?);
-    Ok(csum_partial(&diff, seed as u32) as u64)
+    Ok(super::checksum::partial(&diff, seed as u32) as u64)
 }
 
 /// `bpf_redirect(ifindex, flags)`: XDP gives `XDP_REDIRECT` (flags must be 0, else
@@ -241,16 +228,4 @@ pub(crate) fn redirect_map(ctx: &mut HelperContext<'_, '_>) -> Result<u64, Helpe
         map: Some(m),
     });
     Ok(XDP_REDIRECT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csum_folds_carries() {
-        assert_eq!(csum_partial(&[0xff; 8], 0), 0xffff_ffff);
-        assert_eq!(csum_partial(&[1, 0, 0, 0, 2, 0, 0, 0], 5), 8);
-        assert_eq!(csum_partial(&[0xff, 0xff, 0xff, 0xff], 1), 1);
-    }
 }

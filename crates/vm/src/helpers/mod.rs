@@ -9,8 +9,10 @@
 //! unreadable after a call; the kernel's own interpreter leaves them untouched, and so does
 //! this VM: after a helper call R1–R5 still hold the arguments.
 
+mod checksum;
 mod map_ops;
 mod misc;
+mod packet;
 mod printk;
 mod printk_helpers;
 mod ringbuf;
@@ -85,6 +87,18 @@ impl HelperContext<'_, '_> {
     /// The base address and bytes of the first live caller region of kind `kind`.
     pub fn region(&mut self, kind: crate::RegionKind) -> Option<(u64, &mut [u8])> {
         self.mem.region_of_kind(kind)
+    }
+
+    /// The packet of the run's context and the context bytes, for packet helpers; an error
+    /// naming the helper if the run has no packet context.
+    pub fn packet(&mut self) -> Result<(&mut crate::Packet, &mut [u8]), HelperError> {
+        self.mem.packet_and_context().ok_or_else(|| {
+            HelperError(
+                "this helper needs a packet context (XDP or socket buffer): run the program \
+                 with one"
+                    .to_string(),
+            )
+        })
     }
 
     /// Whether `len` bytes at `addr` are readable.

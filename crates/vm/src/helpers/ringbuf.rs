@@ -90,26 +90,32 @@ pub(crate) fn query(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperError>
 /// `bpf_perf_event_output(ctx, map, flags, data, size)`: the record is kept for the user.
 /// The index is `flags & BPF_F_INDEX_MASK` (`BPF_F_CURRENT_CPU`: the current CPU); other
 /// flag bits give `-EINVAL`, an index past the array `-E2BIG`, an empty entry `-ENOENT`,
-/// and an event bound to another CPU `-EOPNOTSUPP`.
+/// and an event bound to another CPU `-EOPNOTSUPP`. With `BPF_F_CTXLEN_MASK` bits (packet
+/// contexts), the first bytes of the packet follow the data (`-EFAULT` past its end).
 pub(crate) fn perf_event_output(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperError> {
     let [_, map, flags, data, size] = ctx.args;
-    if flags & CTXLEN_MASK != 0 {
-        return Err(HelperError(
-            "perf_event_output with BPF_F_CTXLEN_MASK needs a program context, which the VM \
-             does not provide yet"
-                .to_string(),
-        ));
-    }
-    if flags & !INDEX_MASK != 0 {
+    if flags & !(INDEX_MASK | CTXLEN_MASK) != 0 {
         return Ok(neg(EINVAL as i64));
     }
+    // Packet contexts may append the first `ctx_len` bytes of the packet to the record.
+    let ctx_len = ((flags & CTXLEN_MASK) >> 32) as usize;
+    let tail = if ctx_len > 0 {
+        let (p, _) = ctx.packet()?;
+        if ctx_len > p.len() {
+            return Ok(neg(14));
+        }
+        p.data()[..ctx_len].to_vec()
+    } else {
+        Vec::new()
+    };
     let cpu = ctx.env.cpu;
     let index = match flags & INDEX_MASK {
         CURRENT_CPU => cpu,
         i => i as u32,
     };
     let m = map_index(ctx, map)?;
-    let bytes = read_vec(ctx, data, size as usize)?;
+    let mut bytes = read_vec(ctx, data, size as usize)?;
+    bytes.extend_from_slice(&tail);
     Ok(match maps(ctx)?.perf_output(m, index, cpu, bytes) {
         Ok(()) => 0,
         Err(e) => e.as_helper_return(),

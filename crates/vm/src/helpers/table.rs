@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use bpfvet_isa::helpers::{HELPER_NAMES, helper_id};
 
-use super::{HelperContext, HelperError, map_ops, misc, printk_helpers, ringbuf};
+use super::{HelperContext, HelperError, map_ops, misc, packet, printk_helpers, ringbuf};
 
 /// A helper implemented on [`HelperContext`] alone.
 pub(crate) type PlainFn = fn(&mut HelperContext<'_, '_>) -> Result<u64, HelperError>;
@@ -102,54 +102,53 @@ const IMPLEMENTED: &[(&str, Builtin)] = &[
         "perf_event_output",
         Builtin::Plain(ringbuf::perf_event_output),
     ),
+    ("xdp_adjust_head", Builtin::Plain(packet::xdp_adjust_head)),
+    ("xdp_adjust_meta", Builtin::Plain(packet::xdp_adjust_meta)),
+    ("xdp_adjust_tail", Builtin::Plain(packet::xdp_adjust_tail)),
+    ("xdp_get_buff_len", Builtin::Plain(packet::xdp_get_buff_len)),
+    ("xdp_load_bytes", Builtin::Plain(packet::xdp_load_bytes)),
+    ("xdp_store_bytes", Builtin::Plain(packet::xdp_store_bytes)),
+    ("skb_load_bytes", Builtin::Plain(packet::skb_load_bytes)),
+    (
+        "skb_load_bytes_relative",
+        Builtin::Plain(packet::skb_load_bytes_relative),
+    ),
+    ("skb_store_bytes", Builtin::Plain(packet::skb_store_bytes)),
+    ("l3_csum_replace", Builtin::Plain(packet::l3_csum_replace)),
+    ("l4_csum_replace", Builtin::Plain(packet::l4_csum_replace)),
+    ("csum_update", Builtin::Plain(packet::csum_update)),
+    ("csum_level", Builtin::Plain(packet::csum_level)),
+    ("skb_pull_data", Builtin::Plain(packet::skb_pull_data)),
+    ("skb_change_tail", Builtin::Plain(packet::skb_change_tail)),
+    ("skb_change_head", Builtin::Plain(packet::skb_change_head)),
+    ("get_hash_recalc", Builtin::Plain(packet::get_hash_recalc)),
+    ("set_hash", Builtin::Plain(packet::set_hash)),
+    ("set_hash_invalid", Builtin::Plain(packet::set_hash_invalid)),
 ];
 
 /// Why a helper the VM lacks cannot run, by name prefix (first match wins).
 const MISSING: &[(&str, &str)] = &[
+    ("fib_lookup", "the kernel's routing and neighbour tables"),
+    ("skb_get_tunnel", "a tunnel device's metadata"),
+    ("skb_set_tunnel", "a tunnel device's metadata"),
+    ("skb_cgroup", "a cgroup hierarchy"),
+    ("skb_under_cgroup", "a cgroup hierarchy"),
+    ("get_cgroup_classid", "a cgroup hierarchy"),
+    ("get_route_realm", "the kernel's routing tables"),
+    ("get_socket_", "a socket"),
+    ("sk_", "a socket"),
+    ("skc_", "a socket"),
+    ("tcp_", "a socket"),
+    ("clone_redirect", "network devices to clone the packet to"),
     (
         "skb_",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    ("xdp_", "an XDP context, which the VM does not provide yet"),
-    (
-        "l3_csum_replace",
-        "a socket buffer context, which the VM does not provide yet",
+        "kernel socket-buffer machinery (VLAN offload, GSO, encapsulation, devices) that the \
+         VM's linear test-run buffers do not model",
     ),
     (
-        "l4_csum_replace",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "clone_redirect",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "get_cgroup_classid",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "get_route_realm",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "get_hash_recalc",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "set_hash",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "csum_update",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "csum_level",
-        "a socket buffer context, which the VM does not provide yet",
-    ),
-    (
-        "get_socket_",
-        "a socket buffer context, which the VM does not provide yet",
+        "xdp_",
+        "kernel XDP machinery (multi-buffer frames, devices) that the VM's single-page \
+         frames do not model",
     ),
     (
         "ringbuf_reserve_dynptr",

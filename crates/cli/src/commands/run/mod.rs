@@ -1,5 +1,13 @@
-//! `bpfvet run`: runs a program on the interpreter (or, with `--jit`, on the JIT) with R1
-//! pointing at the input memory and R2 holding its length (as uBPF and rbpf do), and prints R0.
+//! `bpfvet run`: runs a program on the interpreter (or, with `--jit`, on the JIT).
+//!
+//! Two modes. Plain memory (this file): R1 points at the input memory and R2 holds its
+//! length (as uBPF and rbpf do); R0 is printed. Program contexts (`context.rs`, chosen by
+//! `--prog`, `--type`, `--pcap`, `--data-in`, `--ctx-in`, `--map` or `--dump-maps`): the
+//! program is verified, then run as `BPF_PROG_TEST_RUN` runs it (`--data-in`) or on every
+//! packet of a capture (`--pcap`, `pcap_run.rs`), with its maps and the kernel helpers.
+
+mod context;
+mod pcap_run;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -37,6 +45,52 @@ pub struct RunArgs {
     /// that strays outside its memory can crash bpfvet
     #[arg(long, requires = "jit")]
     pub unchecked: bool,
+    /// Program to run (ELF objects; default: the only one). Selects the context mode
+    #[arg(long)]
+    pub prog: Option<String>,
+    /// Program type (xdp, sched_cls, socket_filter, cgroup_skb, kprobe, raw_tracepoint, ...);
+    /// for ELF objects it overrides the section's type. Selects the context mode
+    #[arg(long = "type")]
+    pub prog_type: Option<String>,
+    /// Packet data as BPF_PROG_TEST_RUN's data_in (an Ethernet frame for packet programs)
+    #[arg(long, value_name = "FILE")]
+    pub data_in: Option<PathBuf>,
+    /// Context as BPF_PROG_TEST_RUN's ctx_in (struct __sk_buff, struct xdp_md, pt_regs, raw
+    /// tracepoint arguments, ...)
+    #[arg(long, value_name = "FILE")]
+    pub ctx_in: Option<PathBuf>,
+    /// Run on every packet of a pcap capture (Ethernet) and summarise the actions
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["data_in", "mem", "mem_file"])]
+    pub pcap: Option<PathBuf>,
+    /// With --pcap: write every packet as the program left it to this pcap file
+    #[arg(long, value_name = "FILE", requires = "pcap")]
+    pub out: Option<PathBuf>,
+    /// Preload map NAME from a JSON file: [{"key": K, "value": V}, ...] with numbers
+    /// (little-endian), hex strings (bytes in memory order) or, for prog arrays, program names
+    #[arg(long = "map", value_name = "NAME=FILE")]
+    pub maps: Vec<String>,
+    /// Print every map as JSON at the end (to FILE if given)
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub dump_maps: Option<PathBuf>,
+    /// Run without verifying first
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Simulated CPUs for per-CPU maps (programs run on CPU 0)
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub cpus: usize,
+}
+
+impl RunArgs {
+    /// Whether the arguments ask for a program context rather than plain memory.
+    fn context_mode(&self) -> bool {
+        self.prog.is_some()
+            || self.prog_type.is_some()
+            || self.data_in.is_some()
+            || self.ctx_in.is_some()
+            || self.pcap.is_some()
+            || !self.maps.is_empty()
+            || self.dump_maps.is_some()
+    }
 }
 
 /// The engine `run` and `jit` use for `prog`.
@@ -75,6 +129,9 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
 }
 
 pub fn run(a: &RunArgs) -> Result<u8, CliError> {
+    if a.context_mode() {
+        return context::run(a);
+    }
     let input = read_input(&a.input.file, a.input.opts())?;
     let unit = match &a.section {
         Some(s) => input
