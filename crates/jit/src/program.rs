@@ -407,6 +407,18 @@ impl JitProgram {
         if self.checked {
             return self.run_input_checked(mem, options);
         }
+        self.run_input_unchecked(r1, r2, options)
+    }
+
+    /// [`JitProgram::run_with_options`] in unchecked mode through the run context (out of
+    /// line, so the direct path stays small enough to inline).
+    #[inline(never)]
+    fn run_input_unchecked(
+        &mut self,
+        r1: u64,
+        r2: u64,
+        options: &RunOptions,
+    ) -> Result<u64, VmError> {
         if self.helpers.wants_memory() {
             self.unchecked_table(&[(r1, r2, true)]);
         }
