@@ -181,22 +181,20 @@ impl Gen<'_> {
             return Ok(None);
         }
         let label = self.labels[t];
-        let mut skip = self.a.create_label();
-        if w64 {
-            self.a.cmp(q(x), 63)?;
+        // Without a branch on the range: the mask is cleared when x >= 64 (`bt` would take the
+        // bit number modulo 64).
+        let v = if w64 {
+            q(x)
         } else {
-            self.a.cmp(d(x), 63)?;
-        }
-        self.a.ja(skip)?;
+            self.a.mov(r9d, d(x))?;
+            r9
+        };
         self.a.mov(r11, mask)?;
-        if w64 {
-            self.a.bt(r11, q(x))?;
-        } else {
-            self.a.mov(r10d, d(x))?;
-            self.a.bt(r11, r10)?;
-        }
+        self.a.cmp(v, 64)?;
+        self.a.sbb(r10, r10)?;
+        self.a.and(r11, r10)?;
+        self.a.bt(r11, v)?;
         self.a.jb(label)?;
-        self.bind(&mut skip)?;
         Ok(Some(n))
     }
 
