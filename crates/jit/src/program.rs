@@ -688,6 +688,16 @@ impl JitProgram {
 
     fn describe_error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
         let ctx = &mut *self.ctx;
+        if self.checked && (ctx.remaining as i64) < 0 {
+            // The budget ran out earlier in this straight-line run: any error on the way (and
+            // the transfer that ended it) is the budget's, as in the interpreter.
+            let unit = &self.units[(ctx.over_prog as usize).min(self.units.len() - 1)];
+            let l = &unit.lowered;
+            return VmError::BudgetExhausted {
+                pc: l.pcs[(ctx.over_index as usize).min(l.len())],
+                budget: options.budget,
+            };
+        }
         let unit = &self.units[(ctx.err_prog as usize).min(self.units.len() - 1)];
         let code_addr = unit.code_addr();
         let l = &unit.lowered;
@@ -704,10 +714,6 @@ impl JitProgram {
                 pc: pc(index),
                 addr: ctx.err_addr,
                 size: access_of(&l.insns[index]).0,
-            },
-            kind::BUDGET => VmError::BudgetExhausted {
-                pc: pc(index + ctx.remaining as usize),
-                budget: options.budget,
             },
             kind::CALL_DEPTH => VmError::CallDepth { pc: pc(index) },
             kind::HELPER => {

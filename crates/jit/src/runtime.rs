@@ -49,7 +49,8 @@ pub(crate) mod kind {
     pub const MEMORY: u64 = 1;
     /// A misaligned atomic (checked mode): `err_addr`, `err_index`.
     pub const MISALIGNED: u64 = 2;
-    /// The instruction budget ran out entering the block at `err_index` (checked mode).
+    /// The instruction budget ran out (checked mode): `over_index` of program `over_prog`
+    /// is the first instruction beyond it.
     pub const BUDGET: u64 = 3;
     /// A bpf-to-bpf call at `err_index` would make a ninth frame.
     pub const CALL_DEPTH: u64 = 4;
@@ -111,6 +112,10 @@ pub(crate) struct RunCtx {
     /// The program of the set whose code took the error exit (except memory faults, found
     /// from `err_ret`).
     pub err_prog: u64,
+    /// Checked mode, once the budget has run out: the first instruction beyond it and its
+    /// program (see `x64` on the budget's overdraft).
+    pub over_index: u64,
+    pub over_prog: u64,
     /// Tail calls made so far in this run.
     pub tail_calls: u64,
     /// Set by the tail-call trampoline: where the code continues (0: no tail call).
@@ -150,6 +155,8 @@ pub(crate) mod off {
     pub const ERR_PROG: i32 = offset_of!(RunCtx, err_prog) as i32;
     pub const TAIL_TARGET: i32 = offset_of!(RunCtx, tail_target) as i32;
     pub const EXIT_POPS: i32 = offset_of!(RunCtx, exit_pops) as i32;
+    pub const OVER_INDEX: i32 = offset_of!(RunCtx, over_index) as i32;
+    pub const OVER_PROG: i32 = offset_of!(RunCtx, over_prog) as i32;
 }
 
 impl RunCtx {
@@ -173,6 +180,8 @@ impl RunCtx {
             max_live: 0,
             helpers,
             err_prog: 0,
+            over_index: 0,
+            over_prog: 0,
             tail_calls: 0,
             tail_target: 0,
             maps: std::ptr::null(),

@@ -529,6 +529,38 @@ fn the_budget_stops_loops_at_the_same_instruction() {
 }
 
 #[test]
+fn past_the_budget_the_run_goes_on_to_its_next_transfer() {
+    // The interpreter charges the budget at transfers (taken jumps, calls, exit): the
+    // straight-line instructions before the next transfer still run, stores included, and
+    // an error on the way is the budget's. Every budget, on programs whose straight-line runs
+    // cross not-taken jumps, a block entered both by falling and by jumping, calls, a fault
+    // and the end of the program.
+    let programs = [
+        "mov %r0, 0\nstb [%r1], 1\nstb [%r1+1], 2\nexit",
+        "mov %r0, 0\njeq %r0, 1, +1\nstb [%r1], 1\njeq %r0, 2, +1\nstb [%r1+1], 2\nstb [%r1+2], 3\nexit",
+        "mov %r0, 0\nmov %r2, 3\nloop:\nstxb [%r1], %r2\nadd %r1, 1\nsub %r2, 1\njne %r2, 0, loop\nstb [%r1], 9\nexit",
+        "mov %r0, 0\njeq %r0, 0, +1\nstb [%r1], 1\nstb [%r1+1], 2\nja +1\nstb [%r1+2], 3\nstb [%r1+3], 4\nexit",
+        "mov %r0, 0\nstb [%r1], 1\ncall 7\nstb [%r1+1], 2\nexit",
+        "mov %r0, 0\nstb [%r1], 1\ncall local f\nstb [%r1+1], 2\nexit\nf:\nstb [%r1+2], 3\nexit",
+        "mov %r0, 0\nstb [%r1], 1\nstb [%r1+2], 2\nldxb %r0, [%r1+100]\nstb [%r1+3], 3\nexit",
+        "mov %r0, 0\nstb [%r1], 1\njeq %r0, 1, +1\nstb [%r1+1], 2\nstb [%r1+2], 3",
+        "mov %r0, 0\nmay_goto +1\nstb [%r1], 1\nstb [%r1+1], 2\nexit",
+    ];
+    for text in programs {
+        let p = prog(text);
+        for budget in 1..12 {
+            let opts = RunOptions::default().budget(budget);
+            let setup = |e: &mut Engine| e.register_helper(7, |_| Ok(5));
+            let want = run_on(EngineKind::Interpreter, &p, &[0; 8], &opts, &setup);
+            if available() {
+                let got = run_on(EngineKind::Jit, &p, &[0; 8], &opts, &setup);
+                assert_eq!(got, want, "budget {budget}\n{text}");
+            }
+        }
+    }
+}
+
+#[test]
 fn may_goto_falls_through_until_its_budget_runs_out() {
     let p = prog("mov %r0, 0\nloop:\nmay_goto out\nadd %r0, 1\nja loop\nout:\nexit");
     for n in [0u64, 1, 5, 1000] {

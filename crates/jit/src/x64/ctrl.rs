@@ -215,6 +215,7 @@ impl Gen<'_> {
             Insn::Call(bpfvet_isa::CallKind::Helper(id)) => id as u32 == crate::lower::TAIL_CALL_ID,
             _ => false,
         };
+        self.transfer_check()?;
         if tail {
             // A tail call that falls through leaves R0 as it was: the trampoline returns it.
             self.a.mov(ctx(off::REGS), rax)?;
@@ -266,6 +267,7 @@ impl Gen<'_> {
     pub(super) fn call_local(&mut self, i: usize) -> Res {
         let t = self.target(i);
         let step = frame_step(self.opts.checked) as i32;
+        self.transfer_check()?;
         let deep = self.fail_stub(kind::CALL_DEPTH, i);
         self.a.cmp(rbp, ctx(off::FP_LIMIT))?;
         self.a.jae(deep)?;

@@ -25,6 +25,17 @@
 //! the entry's epilogue itself. `idioms.rs` holds the multi-instruction idioms that share
 //! x86-64 addressing.
 //!
+//! The budget (checked mode) is charged where blocks start (`sub r9, len`). When it runs out
+//! the interpreter does not stop at once: it runs on to its next transfer of control (taken
+//! jump, call, `exit`), and only then (or at an error on the way) reports the first
+//! instruction beyond the budget; the stores on the way happen. The JIT does the same with an
+//! *overdraft*: a block whose charge fails records that instruction (`RunCtx::over_index`),
+//! sets the sign bit of r9 and runs on. Block starts reached by a jump test the sign
+//! (`js`), so arriving by a transfer in overdraft fails; block starts reached by falling
+//! through test the borrow (`jb`), so the overdraft runs on; a block start reached both ways
+//! gets both entries. Calls and `exit` test the sign before they go; any error in overdraft is
+//! the budget's.
+//!
 //! Stack alignment: inside BPF code `rsp % 16 == 8`, as at a function's first instruction;
 //! helper calls push R1–R5 (40 bytes) and so call with an aligned stack; bpf-to-bpf calls push
 //! R6–R9 and 8 bytes of padding.
@@ -67,6 +78,9 @@ const LOOP_ALIGN: usize = 32;
 const CTX: AsmRegister64 = r12;
 /// Checked mode: the instruction budget left (`RunCtx::remaining` while the code runs).
 const BUDGET: AsmRegister64 = r9;
+/// The budget register in overdraft: the sign bit set, with room below for any number of
+/// charges a run can make.
+const OVERDRAFT: u64 = 0xc000_0000_0000_0000;
 
 fn q(r: Reg) -> AsmRegister64 {
     R64[r.index() as usize]
@@ -96,11 +110,14 @@ enum Stub {
         kind: u64,
         index: usize,
     },
-    /// Give back the block's charge, then fail with the budget error.
+    /// The charge of the block at `index` failed: give it back, then start the overdraft and
+    /// continue at `back` or, for an entry reached by a transfer already in overdraft, fail.
     Budget {
         label: CodeLabel,
         index: usize,
         len: u32,
+        transfer: bool,
+        back: CodeLabel,
     },
     /// A misaligned atomic: the virtual address is in r11.
     Misaligned { label: CodeLabel, index: usize },
@@ -127,6 +144,8 @@ pub(crate) struct Gen<'p> {
     pads: Vec<usize>,
     /// The epilogue of the entry functions.
     pops: CodeLabel,
+    /// Checked mode: fails with the budget error (a transfer in overdraft).
+    over_fail: CodeLabel,
     /// Adds folded into the addresses of later accesses.
     addr: idioms::AddrPlan,
 }
@@ -142,7 +161,9 @@ impl<'p> Gen<'p> {
         let labels = (0..=prog.len()).map(|_| a.create_label()).collect();
         let err_exit = a.create_label();
         let pops = a.create_label();
+        let over_fail = a.create_label();
         Ok(Gen {
+            over_fail,
             addr: idioms::AddrPlan::default(),
             pops,
             a,
@@ -345,11 +366,42 @@ impl<'p> Gen<'p> {
     }
 
     /// Checked mode: charges the block starting at `index` to the budget.
-    fn charge(&mut self, index: usize, len: u32) -> Res {
+    /// An entry reached by a transfer (`transfer`) tests the sign: in overdraft it fails; an
+    /// entry reached by falling through tests the borrow. `back` is where the block's code
+    /// continues.
+    fn charge(&mut self, index: usize, len: u32, transfer: bool, back: CodeLabel) -> Res {
         let label = self.a.create_label();
-        self.stubs.push(Stub::Budget { label, index, len });
+        self.stubs.push(Stub::Budget {
+            label,
+            index,
+            len,
+            transfer,
+            back,
+        });
         self.a.sub(BUDGET, len as i32)?;
-        self.a.jb(label)
+        if transfer {
+            self.a.js(label)
+        } else {
+            self.a.jb(label)
+        }
+    }
+
+    /// Checked mode: a transfer of control (call, `exit`) fails if the budget is overdrawn.
+    pub(super) fn transfer_check(&mut self) -> Res {
+        if self.opts.checked {
+            self.a.test(BUDGET, BUDGET)?;
+            self.a.js(self.over_fail)?;
+        }
+        Ok(())
+    }
+
+    /// Whether control can fall from instruction `i - 1` into `i`.
+    fn falls_into(&self, i: usize) -> bool {
+        i > 0
+            && !matches!(
+                self.prog.insns[i - 1],
+                Insn::Ja { .. } | Insn::Gotol { .. } | Insn::Exit
+            )
     }
 
     fn body(&mut self) -> Res {
@@ -359,6 +411,17 @@ impl<'p> Gen<'p> {
         let (fold, skip) = self.scaled_index_plan();
         self.addr = self.address_plan(&fold);
         for i in 0..=n {
+            let block = self.prog.block_len[i].filter(|_| self.opts.checked);
+            let jumped_to = i == 0 || self.prog.targeted[i];
+            let mut back = self.a.create_label();
+            if let Some(len) = block
+                && jumped_to
+                && self.falls_into(i)
+            {
+                // The entry for falling through, before the one jumps land on.
+                self.charge(i, len, false, back)?;
+                self.a.jmp(back)?;
+            }
             if let Some(&pad) = self.pads.get(i)
                 && pad > 0
             {
@@ -367,11 +430,10 @@ impl<'p> Gen<'p> {
             let mut label = self.labels[i];
             self.bind(&mut label)?;
             self.labels[i] = label;
-            if self.opts.checked
-                && let Some(len) = self.prog.block_len[i]
-            {
-                self.charge(i, len)?;
+            if let Some(len) = block {
+                self.charge(i, len, jumped_to, back)?;
             }
+            self.bind(&mut back)?;
             if i < covered {
                 continue;
             }
@@ -477,7 +539,10 @@ impl<'p> Gen<'p> {
             Insn::Call(bpfvet_isa::CallKind::Local(_)) => self.call_local(i),
             Insn::Callx { reg } => self.callx(i, reg),
             Insn::Exit if self.opts.direct => self.direct_exit(),
-            Insn::Exit => self.a.ret(),
+            Insn::Exit => {
+                self.transfer_check()?;
+                self.a.ret()
+            }
             Insn::LdImm64 { .. }
             | Insn::Call(bpfvet_isa::CallKind::Kfunc { .. })
             | Insn::LdAbs { .. }
@@ -525,11 +590,22 @@ impl<'p> Gen<'p> {
                     mut label,
                     index,
                     len,
+                    transfer,
+                    back,
                 } => {
                     self.bind(&mut label)?;
                     self.a.add(BUDGET, len as i32)?;
-                    self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
-                    self.a.mov(ctx(off::ERR_INDEX), index as i32)?;
+                    if transfer {
+                        self.a.test(BUDGET, BUDGET)?;
+                        self.a.js(self.over_fail)?;
+                    }
+                    // The budget left (below `len`) is how far into the block it reaches.
+                    self.a.lea(r11, ptr(BUDGET + index as i32))?;
+                    self.a.mov(ctx(off::OVER_INDEX), r11)?;
+                    self.a.mov(ctx(off::OVER_PROG), self.env.program as i32)?;
+                    self.a.mov(BUDGET, OVERDRAFT)?;
+                    self.a.jmp(back)?;
+                    continue;
                 }
                 Stub::Misaligned { mut label, index } => {
                     self.bind(&mut label)?;
@@ -540,7 +616,11 @@ impl<'p> Gen<'p> {
             }
             self.a.jmp(self.err_exit)?;
         }
-        Ok(())
+        let mut over_fail = self.over_fail;
+        self.bind(&mut over_fail)?;
+        self.over_fail = over_fail;
+        self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
+        self.a.jmp(self.err_exit)
     }
 
     /// Checked mode: the subroutine that checks an access of `size` bytes at the virtual
