@@ -30,8 +30,8 @@
 //! jump, call, `exit`), and only then (or at an error on the way) reports the first
 //! instruction beyond the budget; the stores on the way happen. The JIT does the same with an
 //! *overdraft*: a block whose charge fails records that instruction (`RunCtx::over_index`),
-//! sets the sign bit of r9 and runs on. Block starts reached by a jump test the sign
-//! (`js`), so arriving by a transfer in overdraft fails; block starts reached by falling
+//! sets the sign bit of r9 and runs on. Block starts reached by a jump compare signed
+//! (`jl`), so arriving by a transfer in overdraft fails; block starts reached by falling
 //! through test the borrow (`jb`), so the overdraft runs on; a block start reached both ways
 //! gets both entries. Calls and `exit` test the sign before they go; any error in overdraft is
 //! the budget's.
@@ -146,6 +146,8 @@ pub(crate) struct Gen<'p> {
     pops: CodeLabel,
     /// Checked mode: fails with the budget error (a transfer in overdraft).
     over_fail: CodeLabel,
+    /// Checked mode: the subroutine that starts the overdraft.
+    over_start: CodeLabel,
     /// Adds folded into the addresses of later accesses.
     addr: idioms::AddrPlan,
 }
@@ -162,8 +164,10 @@ impl<'p> Gen<'p> {
         let err_exit = a.create_label();
         let pops = a.create_label();
         let over_fail = a.create_label();
+        let over_start = a.create_label();
         Ok(Gen {
             over_fail,
+            over_start,
             addr: idioms::AddrPlan::default(),
             pops,
             a,
@@ -380,7 +384,8 @@ impl<'p> Gen<'p> {
         });
         self.a.sub(BUDGET, len as i32)?;
         if transfer {
-            self.a.js(label)
+            // Signed: an overdrawn budget is negative (and `sub` + `jl` fuse, `js` would not).
+            self.a.jl(label)
         } else {
             self.a.jb(label)
         }
@@ -599,11 +604,8 @@ impl<'p> Gen<'p> {
                         self.a.test(BUDGET, BUDGET)?;
                         self.a.js(self.over_fail)?;
                     }
-                    // The budget left (below `len`) is how far into the block it reaches.
-                    self.a.lea(r11, ptr(BUDGET + index as i32))?;
-                    self.a.mov(ctx(off::OVER_INDEX), r11)?;
-                    self.a.mov(ctx(off::OVER_PROG), self.env.program as i32)?;
-                    self.a.mov(BUDGET, OVERDRAFT)?;
+                    self.a.mov(r11d, index as u32)?;
+                    self.a.call(self.over_start)?;
                     self.a.jmp(back)?;
                     continue;
                 }
@@ -620,7 +622,17 @@ impl<'p> Gen<'p> {
         self.bind(&mut over_fail)?;
         self.over_fail = over_fail;
         self.a.mov(ctx(off::ERR_KIND), kind::BUDGET as i32)?;
-        self.a.jmp(self.err_exit)
+        self.a.jmp(self.err_exit)?;
+        // Starts the overdraft for a block at instruction r11 that the budget left in r9
+        // reaches into: that many instructions in is the first beyond the budget.
+        let mut over_start = self.over_start;
+        self.bind(&mut over_start)?;
+        self.over_start = over_start;
+        self.a.add(r11, BUDGET)?;
+        self.a.mov(ctx(off::OVER_INDEX), r11)?;
+        self.a.mov(ctx(off::OVER_PROG), self.env.program as i32)?;
+        self.a.mov(BUDGET, OVERDRAFT)?;
+        self.a.ret()
     }
 
     /// Checked mode: the subroutine that checks an access of `size` bytes at the virtual
