@@ -21,7 +21,7 @@
 //! plus a constant as one `lea`, a shifted index added to a base as one `lea`, a sum used
 //! only as the base of the accesses that follow folded into their addressing, a range check
 //! `x < A || x > B` as one compare, an `==` chain on small constants as one bit test); a
-//! `goto` to a conditional jump takes a copy of it; loop heads are 32-byte aligned. A
+//! `goto` to a conditional jump takes a copy of it; loop heads are 64-byte aligned. A
 //! program with no calls, no `may_goto`, no map references and nothing that can fail runs
 //! unchecked through a *direct* entry: no run context, only the callee-saved registers it
 //! uses are saved, and `exit` returns R0 to the caller. Checked mode keeps the budget in a
