@@ -418,8 +418,9 @@ impl<'p> Gen<'p> {
         for i in 0..=n {
             let block = self.prog.block_len[i].filter(|_| self.opts.checked);
             let jumped_to = i == 0 || self.prog.targeted[i];
-            let mut back = self.a.create_label();
-            if let Some(len) = block
+            // Where the block's code starts, after its charge.
+            let mut back = block.map(|_| self.a.create_label());
+            if let (Some(len), Some(back)) = (block, back)
                 && jumped_to
                 && self.falls_into(i)
             {
@@ -435,10 +436,10 @@ impl<'p> Gen<'p> {
             let mut label = self.labels[i];
             self.bind(&mut label)?;
             self.labels[i] = label;
-            if let Some(len) = block {
-                self.charge(i, len, jumped_to, back)?;
+            if let (Some(len), Some(back)) = (block, back.as_mut()) {
+                self.charge(i, len, jumped_to, *back)?;
+                self.bind(back)?;
             }
-            self.bind(&mut back)?;
             if i < covered {
                 continue;
             }
