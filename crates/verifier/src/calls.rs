@@ -119,6 +119,11 @@ impl Verifier<'_> {
             },
             CallKind::Local(imm) => {
                 let target = (pc as i64 + 1 + i64::from(imm)) as usize;
+                let sub = self.cfg.subprog_of(target);
+                if self.global_sig(sub).is_some() {
+                    self.check_global_call(st, pc, sub)?;
+                    return Ok(Next::Goto(pc + 1));
+                }
                 if st.frames.len() >= MAX_CALL_FRAMES {
                     return Err(VerifyError::new(
                         Some(pc),
@@ -262,6 +267,20 @@ impl Verifier<'_> {
         let r0 = *st.reg(0);
         if r0.is_pointer() && !self.env.privileged {
             return Err(VerifyError::access(pc, "R0 leaks addr as return value"));
+        }
+        if st.frames[0].subprog != 0 {
+            // A global function verified on its own returns a number, whatever the program
+            // type's return range.
+            if !r0.is_scalar() {
+                return Err(VerifyError::invalid(
+                    Some(pc),
+                    format!(
+                        "At subprogram exit the register R0 is not a scalar value ({})",
+                        r0.type_name(None)
+                    ),
+                ));
+            }
+            return Ok(Next::Done);
         }
         if let Some((lo, hi)) =
             crate::ptype::return_range(self.env.prog_type, self.env.expected_attach_type)
@@ -762,6 +781,19 @@ impl Verifier<'_> {
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `regno`.
+    /// A global function's memory argument: `size` bytes readable and writable
+    /// (`check_mem_reg`).
+    pub(crate) fn global_mem_arg(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        regno: u8,
+        size: i64,
+    ) -> Result<(), VerifyError> {
+        self.helper_mem(st, pc, regno, size, false, false)?;
+        self.helper_mem(st, pc, regno, size, true, false)
+    }
+
     fn helper_mem(
         &mut self,
         st: &mut State,
