@@ -112,11 +112,7 @@ pub type FuncBtf = (Vec<u8>, Vec<(usize, u32)>);
 
 /// The BTF blob and `(slot, FUNC type id)` records for a case's functions: the main program
 /// at slot 0, then `funcs` at the subprogram starts. Err when the counts differ.
-pub fn build(
-    p: &Program,
-    prog_type: u32,
-    funcs: &[FuncDef],
-) -> Result<FuncBtf, String> {
+pub fn build(p: &Program, prog_type: u32, funcs: &[FuncDef]) -> Result<FuncBtf, String> {
     let starts = subprog_starts(p);
     if starts.len() != funcs.len() {
         return Err(format!(

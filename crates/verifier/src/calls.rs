@@ -995,7 +995,8 @@ fn cb_frame(st: &State) -> u8 {
 /// `check_max_stack_depth`: the combined stack of every static call chain fits in 512 bytes.
 pub fn check_max_stack_depth(v: &Verifier<'_>) -> Result<(), VerifyError> {
     let subs = &v.cfg.subprogs;
-    let round = |d: i64| (d.max(1) + 15) / 16 * 16;
+    // `round_up_stack_depth` with the JIT on (x86-64 always JITs): 16-byte granules.
+    let round = |d: i64| (d.max(0) + 15) / 16 * 16;
     let calls: Vec<Vec<usize>> = subs
         .iter()
         .map(|sp| {
@@ -1040,6 +1041,21 @@ pub fn check_max_stack_depth(v: &Verifier<'_>) -> Result<(), VerifyError> {
         }
         if stack.iter().any(|&(s, _, _)| s == callee) {
             continue; // recursion is refused elsewhere; do not loop here
+        }
+        // A tail call unwinds only its own frame: the callers' frames stay, so a subprogram
+        // that tail-calls may sit under at most 256 bytes of them.
+        if subs[callee].has_tail_call && depth >= 256 {
+            return Err(VerifyError::access(
+                subs[callee].start,
+                format!(
+                    "tail_calls are not allowed when call stack of previous frames is {depth} \
+                     bytes. Too large"
+                ),
+            )
+            .with_explanation(
+                "each tail call keeps the frames of the functions that called it; the kernel \
+                 caps them at 256 bytes so 33 chained tail calls cannot overflow the stack",
+            ));
         }
         stack.push((callee, 0, depth + round(v.stack_depth[callee])));
     }
