@@ -56,6 +56,8 @@ pub struct Case {
     pub data: Option<Vec<u8>>,
     /// bpfvet knowingly disagrees with the kernel here, and why.
     pub differs: Option<String>,
+    /// BTF function info (`func` directives), for callbacks and global functions.
+    pub funcs: Vec<crate::funcs::FuncDef>,
     /// The program as assembled. For a case with `.raw` slots this is the decoding of
     /// [`Case::bytes`] when every slot decodes, and an empty program otherwise: use
     /// [`Case::bytes`] for what is loaded.

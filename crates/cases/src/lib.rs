@@ -60,6 +60,7 @@
 
 mod case;
 mod code;
+pub mod funcs;
 pub mod names;
 mod parse;
 mod verdict;

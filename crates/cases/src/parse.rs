@@ -23,6 +23,7 @@ struct Draft {
     retval: Option<u32>,
     data: Option<Vec<u8>>,
     differs: Option<String>,
+    funcs: Vec<crate::funcs::FuncDef>,
     /// The line of `code`, once seen; then every line is code.
     code_line: Option<usize>,
     code: Vec<(usize, String)>,
@@ -45,6 +46,7 @@ impl Draft {
             retval: None,
             data: None,
             differs: None,
+            funcs: Vec::new(),
             code_line: None,
             code: Vec::new(),
         }
@@ -168,6 +170,7 @@ fn directive(d: &mut Draft, key: &str, value: &str) -> Result<(), String> {
         }
         "data" => set_once(&mut d.data, key, hex_bytes(value)?)?,
         "differs" => d.differs = Some(value.to_string()),
+        "func" => d.funcs.push(crate::funcs::parse_func(value)?),
         "code" => {}
         "map" => {
             let m = map_line(value, &d.maps)?;
@@ -276,6 +279,11 @@ fn finish(file: &str, d: Draft) -> Result<Case, CaseError> {
     };
     let code = code::assemble(&d.code)
         .map_err(|(line, m)| at(if line == 0 { code_line } else { line }, m))?;
+    if !d.funcs.is_empty()
+        && let Some(p) = &code.program
+    {
+        crate::funcs::build(p, prog_type, &d.funcs).map_err(|m| at(d.line, m))?;
+    }
     Ok(Case {
         name: d.name,
         file: file.to_string(),
@@ -292,6 +300,7 @@ fn finish(file: &str, d: Draft) -> Result<Case, CaseError> {
         retval: d.retval,
         data: d.data,
         differs: d.differs,
+        funcs: d.funcs,
         program: code
             .program
             .unwrap_or_else(|| Program::from_insns(Vec::new())),

@@ -82,6 +82,26 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, String> {
     }
     let fds: Vec<i32> = maps.iter().map(|f| f.0).collect();
     let bytes = case.bytes_with_fds(&fds);
+    // `func` directives: the program's BTF and func_info.
+    let (btf, func_info) = if case.funcs.is_empty() {
+        (None, Vec::new())
+    } else {
+        let (blob, recs) = crate::funcs::build(&case.program, case.prog_type, &case.funcs)
+            .map_err(|m| format!("{}:{} {}: {m}", case.file, case.line, case.name))?;
+        let fd = bpfvet_kernel::load_btf(&blob).map_err(|(e, log)| {
+            format!("{}:{} {}: BTF: {e}: {log}", case.file, case.line, case.name)
+        })?;
+        let info: Vec<u8> = recs
+            .iter()
+            .flat_map(|(slot, id)| {
+                (*slot as u32)
+                    .to_le_bytes()
+                    .into_iter()
+                    .chain(id.to_le_bytes())
+            })
+            .collect();
+        (Some(fd), info)
+    };
     let o = bpfvet_kernel::load_program(&ProgLoad {
         prog_type: case.prog_type,
         expected_attach_type: case.expected_attach_type,
@@ -89,6 +109,8 @@ pub fn kernel_verdict(case: &Case) -> Result<KernelVerdict, String> {
         license: &case.license,
         prog_flags: case.prog_flags,
         log_level: 1,
+        prog_btf_fd: btf.as_ref().map(|f| f.0),
+        func_info: &func_info,
         ..Default::default()
     })
     .map_err(|e| at("loading", e))?;

@@ -162,6 +162,7 @@ impl Runner {
             .btf_ext
             .as_ref()
             .is_some_and(|e| !e.funcs(&p.section).is_empty());
+        env.funcs = bpfvet_loader::funcs::signatures(obj, p);
         env.lines = p
             .lines
             .iter()

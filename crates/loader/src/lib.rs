@@ -8,6 +8,7 @@
 //! wrong and where.
 
 mod btf_maps;
+pub mod funcs;
 pub mod link;
 pub mod maps;
 pub mod object;

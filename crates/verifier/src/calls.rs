@@ -119,6 +119,11 @@ impl Verifier<'_> {
             },
             CallKind::Local(imm) => {
                 let target = (pc as i64 + 1 + i64::from(imm)) as usize;
+                let sub = self.cfg.subprog_of(target);
+                if self.global_sig(sub).is_some() {
+                    self.check_global_call(st, pc, sub)?;
+                    return Ok(Next::Goto(pc + 1));
+                }
                 if st.frames.len() >= MAX_CALL_FRAMES {
                     return Err(VerifyError::new(
                         Some(pc),
@@ -262,6 +267,20 @@ impl Verifier<'_> {
         let r0 = *st.reg(0);
         if r0.is_pointer() && !self.env.privileged {
             return Err(VerifyError::access(pc, "R0 leaks addr as return value"));
+        }
+        if st.frames[0].subprog != 0 {
+            // A global function verified on its own returns a number, whatever the program
+            // type's return range.
+            if !r0.is_scalar() {
+                return Err(VerifyError::invalid(
+                    Some(pc),
+                    format!(
+                        "At subprogram exit the register R0 is not a scalar value ({})",
+                        r0.type_name(None)
+                    ),
+                ));
+            }
+            return Ok(Next::Done);
         }
         if let Some((lo, hi)) =
             crate::ptype::return_range(self.env.prog_type, self.env.expected_attach_type)
@@ -762,6 +781,19 @@ impl Verifier<'_> {
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `regno`.
+    /// A global function's memory argument: `size` bytes readable and writable
+    /// (`check_mem_reg`).
+    pub(crate) fn global_mem_arg(
+        &mut self,
+        st: &mut State,
+        pc: usize,
+        regno: u8,
+        size: i64,
+    ) -> Result<(), VerifyError> {
+        self.helper_mem(st, pc, regno, size, false, false)?;
+        self.helper_mem(st, pc, regno, size, true, false)
+    }
+
     fn helper_mem(
         &mut self,
         st: &mut State,
@@ -963,7 +995,8 @@ fn cb_frame(st: &State) -> u8 {
 /// `check_max_stack_depth`: the combined stack of every static call chain fits in 512 bytes.
 pub fn check_max_stack_depth(v: &Verifier<'_>) -> Result<(), VerifyError> {
     let subs = &v.cfg.subprogs;
-    let round = |d: i64| (d.max(1) + 15) / 16 * 16;
+    // `round_up_stack_depth` with the JIT on (x86-64 always JITs): 16-byte granules.
+    let round = |d: i64| (d.max(0) + 15) / 16 * 16;
     let calls: Vec<Vec<usize>> = subs
         .iter()
         .map(|sp| {
@@ -1008,6 +1041,21 @@ pub fn check_max_stack_depth(v: &Verifier<'_>) -> Result<(), VerifyError> {
         }
         if stack.iter().any(|&(s, _, _)| s == callee) {
             continue; // recursion is refused elsewhere; do not loop here
+        }
+        // A tail call unwinds only its own frame: the callers' frames stay, so a subprogram
+        // that tail-calls may sit under at most 256 bytes of them.
+        if subs[callee].has_tail_call && depth >= 256 {
+            return Err(VerifyError::access(
+                subs[callee].start,
+                format!(
+                    "tail_calls are not allowed when call stack of previous frames is {depth} \
+                     bytes. Too large"
+                ),
+            )
+            .with_explanation(
+                "each tail call keeps the frames of the functions that called it; the kernel \
+                 caps them at 256 bytes so 33 chained tail calls cannot overflow the stack",
+            ));
         }
         stack.push((callee, 0, depth + round(v.stack_depth[callee])));
     }

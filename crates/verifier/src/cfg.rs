@@ -148,6 +148,34 @@ pub fn check(code: &Code, env: &VerifyEnv) -> Result<Cfg, VerifyError> {
         }
     }
 
+    // `check_abnormal_return` / `check_btf_func`: subprograms that may end the program
+    // abnormally (LD_ABS, tail calls) need BTF, and must return an integer.
+    for sp in subprogs.iter().skip(1) {
+        let what = if sp.has_ld_abs {
+            "LD_ABS"
+        } else if sp.has_tail_call {
+            "tail_call"
+        } else {
+            continue;
+        };
+        if !env.has_func_info {
+            return Err(VerifyError::invalid(
+                None,
+                format!("{what} is not allowed in subprogs without BTF"),
+            ));
+        }
+        if env
+            .funcs
+            .iter()
+            .any(|f| f.start == sp.start && !f.returns_scalar)
+        {
+            return Err(VerifyError::invalid(
+                None,
+                format!("{what} is only allowed in functions that return 'int'."),
+            ));
+        }
+    }
+
     // LD_IMM64 resolution and the opcode table, in instruction order.
     for (pc, slot) in code.slots.iter().enumerate() {
         match slot {

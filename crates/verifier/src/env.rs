@@ -90,6 +90,9 @@ pub struct VerifyEnv {
     pub lines: Vec<Option<SourceLine>>,
     /// The program comes with BTF function info (needed for callbacks).
     pub has_func_info: bool,
+    /// BTF signatures of the program's functions (from the object's BTF); global ones are
+    /// verified on their own. Empty: every function is static.
+    pub funcs: Vec<bpfvet_loader::funcs::FuncSig>,
 }
 
 impl VerifyEnv {
@@ -107,6 +110,7 @@ impl VerifyEnv {
             limits: Limits::default(),
             lines: Vec::new(),
             has_func_info: false,
+            funcs: Vec::new(),
         }
     }
 }

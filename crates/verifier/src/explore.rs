@@ -100,6 +100,11 @@ pub struct Verifier<'a> {
     /// Per load/store: the pointer type it was first verified with.
     pub aux_ptr_type: Vec<Option<crate::reg::RegType>>,
     checkpoints: Checkpoints,
+    /// Figures of checkpoints retired between functions: (total, peak, max per insn).
+    prior_states: (u64, u64, u64),
+    /// Per subprogram: a global function that was called / that was verified on its own.
+    pub global_called: Vec<bool>,
+    global_done: Vec<bool>,
     pending: Vec<Pending>,
     jmps_processed: u64,
     prev_jmps: u64,
@@ -140,6 +145,9 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         seen: vec![false; code.len()],
         aux_ptr_type: vec![None; code.len()],
         checkpoints: Checkpoints::new(code.len()),
+        prior_states: (0, 0, 0),
+        global_called: vec![false; nsub],
+        global_done: vec![false; nsub],
         pending: Vec::new(),
         jmps_processed: 0,
         prev_jmps: 0,
@@ -159,9 +167,9 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
     }
     v.stats.time_us = start.elapsed().as_micros() as u64;
     v.stats.stack_depth = v.stack_depth.first().copied().unwrap_or(0);
-    v.stats.total_states = v.checkpoints.total;
-    v.stats.peak_states = v.checkpoints.peak;
-    v.stats.max_states_per_insn = v.checkpoints.max_per_insn;
+    v.stats.total_states = v.checkpoints.total + v.prior_states.0;
+    v.stats.peak_states = v.checkpoints.peak.max(v.prior_states.1);
+    v.stats.max_states_per_insn = v.checkpoints.max_per_insn.max(v.prior_states.2);
     let stats = v.stats;
     v.log.stats_line(&stats);
     Outcome {
@@ -173,13 +181,56 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
 }
 
 impl Verifier<'_> {
+    /// The main program, then every global function it (transitively) calls, each on its
+    /// own (`do_check_main`, `do_check_subprogs`).
     fn run(&mut self) -> Result<(), VerifyError> {
-        let mut state = State::entry();
-        let mut pc = 0usize;
+        self.explore_from(State::entry(), 0)?;
+        loop {
+            let mut verified = 0;
+            for sub in 1..self.cfg.subprogs.len() {
+                if !self.global_called[sub] || self.global_done[sub] {
+                    continue;
+                }
+                let name = self
+                    .global_sig(sub)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default();
+                self.log.line(&format!("Validating {name}() func#{sub}..."));
+                let st = self.global_entry(sub)?;
+                // Each function is explored from scratch: no checkpoints carry over.
+                self.retire_checkpoints();
+                let start = self.cfg.subprogs[sub].start;
+                self.explore_from(st, start)?;
+                self.log.line(&format!(
+                    "Func#{sub} ('{name}') is safe for any args that match its prototype"
+                ));
+                self.global_done[sub] = true;
+                verified += 1;
+            }
+            if verified == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Folds the current checkpoints' figures into the totals and starts afresh.
+    fn retire_checkpoints(&mut self) {
+        self.prior_states.0 += self.checkpoints.total;
+        self.prior_states.1 = self.prior_states.1.max(self.checkpoints.peak);
+        self.prior_states.2 = self.prior_states.2.max(self.checkpoints.max_per_insn);
+        self.checkpoints = Checkpoints::new(self.code.len());
+        self.pending.clear();
+        self.prev_jmps = self.jmps_processed;
+        self.prev_insns = self.stats.processed_insns;
+    }
+
+    fn explore_from(&mut self, start: State, start_pc: usize) -> Result<(), VerifyError> {
+        let mut state = start;
+        let mut pc = start_pc;
         let mut parent: Option<usize> = None;
         let mut from: Option<usize> = None;
         let env = self.env;
-        self.log.state_line(0, &state, &env.maps);
+        self.log.state_line(pc, &state, &env.maps);
         loop {
             self.stats.processed_insns += 1;
             if self.stats.processed_insns > self.env.limits.insns {

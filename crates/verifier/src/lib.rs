@@ -15,6 +15,7 @@ pub mod data;
 pub mod env;
 pub mod error;
 pub mod explore;
+pub mod global;
 pub mod insn_text;
 pub mod jmp;
 pub mod liveness;

@@ -18,6 +18,18 @@ fn ours(c: &Case) -> Verdict {
     env.sleepable = c.prog_flags & SLEEPABLE != 0;
     env.strict_alignment = c.prog_flags & 1 != 0;
     env.log_level = 1;
+    if !c.funcs.is_empty() {
+        // The same BTF the kernel gets, read back as the loader reads an object's.
+        let (blob, recs) = bpfvet_cases::funcs::build(&c.program, c.prog_type, &c.funcs).unwrap();
+        let btf = bpfvet_btf::Btf::parse(&blob).unwrap();
+        env.has_func_info = true;
+        env.funcs = recs
+            .iter()
+            .filter_map(|(slot, id)| {
+                bpfvet_loader::funcs::signature_of(&btf, bpfvet_btf::TypeId(*id), *slot)
+            })
+            .collect();
+    }
     env.maps = c
         .maps
         .iter()

@@ -178,6 +178,7 @@ fn elf_jobs(
             .btf_ext
             .as_ref()
             .is_some_and(|e| !e.funcs(&p.section).is_empty());
+        env.funcs = bpfvet_loader::funcs::signatures(obj, p);
         env.lines = p
             .lines
             .iter()

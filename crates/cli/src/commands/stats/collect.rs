@@ -236,6 +236,7 @@ fn object_jobs(
             .btf_ext
             .as_ref()
             .is_some_and(|e| !e.funcs(&p.section).is_empty());
+        env.funcs = bpfvet_loader::funcs::signatures(&obj, p);
         let kernel = if kernel {
             kernel_input(&obj, p, btf.clone(), base)
         } else {
