@@ -97,12 +97,39 @@ mod tests {
         })
     }
 
+    /// Serialises the tests that map code: an address freed by one could be reused by another.
+    static MAPPING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn mapping_is_read_execute_never_writable() {
+        let _one = MAPPING.lock().unwrap_or_else(|e| e.into_inner());
         let m = ExecMemory::new(&[0xc3; 100]).unwrap();
         assert_eq!(m.bytes(), &[0xc3; 100][..]);
         if let Some(p) = perms(m.addr()) {
             assert_eq!(&p[..3], "r-x", "code pages must be read+execute only");
+        }
+    }
+
+    #[test]
+    fn drop_unmaps_the_code() {
+        let _one = MAPPING.lock().unwrap_or_else(|e| e.into_inner());
+        // Three pages, so the check covers a mapping larger than one page.
+        let m = ExecMemory::new(&[0x90; 3 * 4096]).unwrap();
+        let (first, last) = (m.addr(), m.addr() + 3 * 4096 - 1);
+        if perms(first).is_none() {
+            println!("SKIP: /proc/self/maps is not readable");
+            return;
+        }
+        assert_eq!(perms(last).as_deref().map(|p| &p[..3]), Some("r-x"));
+        drop(m);
+        // Another thread may map data (a stack, a large allocation) into the freed range,
+        // but nothing else in this process maps code while the lock is held.
+        for addr in [first, last] {
+            let p = perms(addr);
+            assert!(
+                p.as_deref().is_none_or(|p| !p.contains('x')),
+                "{addr:#x} is still executable after drop: {p:?}"
+            );
         }
     }
 }

@@ -159,7 +159,9 @@ proptest! {
         mem in prop::collection::vec(any::<u8>(), 0..72),
         budget in 1u64..3000,
     ) {
-        prop_assume!(available());
+        if !available() {
+            return Ok(()); // no JIT on this host: nothing to compare
+        }
         let p = build(&words);
         match (Vm::new(&p), JitProgram::new(&p)) {
             (Err(a), Err(JitError::Invalid(b))) => {

@@ -328,7 +328,9 @@ proptest! {
         body in prop::collection::vec(any::<(u64, u64)>(), 1..80),
         mem in prop::collection::vec(any::<u8>(), BUF as usize),
     ) {
-        prop_assume!(available());
+        if !available() {
+            return Ok(()); // no JIT on this host: nothing to compare
+        }
         let p = build(&init, &body);
         let opts = RunOptions::default();
         let setup = |e: &mut bpfvet_jit::Engine| e.register_helper(1, helper);
