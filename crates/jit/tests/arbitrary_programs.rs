@@ -5,7 +5,8 @@
 //! (out of bounds, read-only, misaligned, budget, call depth, helper, ...). Programs the
 //! interpreter refuses the JIT refuses with the same error.
 //!
-//! `cargo test` runs 256 cases; set `BPFVET_JIT_CASES` for a longer run.
+//! `cargo test` runs 256 cases; set `BPFVET_JIT_CASES` for a longer run. The `jit` fuzz
+//! target (`fuzz/fuzz_targets/jit.rs`) makes the same comparison on arbitrary bytecode.
 
 mod common;
 
