@@ -16,6 +16,8 @@ mod packet;
 mod printk;
 mod printk_helpers;
 mod ringbuf;
+mod skb_info;
+mod skb_ops;
 mod table;
 
 use std::collections::HashMap;

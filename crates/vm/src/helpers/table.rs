@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 
 use bpfvet_isa::helpers::{HELPER_NAMES, helper_id};
 
-use super::{HelperContext, HelperError, map_ops, misc, packet, printk_helpers, ringbuf};
+use super::{
+    HelperContext, HelperError, map_ops, misc, packet, printk_helpers, ringbuf, skb_info, skb_ops,
+};
 
 /// A helper implemented on [`HelperContext`] alone.
 pub(crate) type PlainFn = fn(&mut HelperContext<'_, '_>) -> Result<u64, HelperError>;
@@ -124,6 +126,33 @@ const IMPLEMENTED: &[(&str, Builtin)] = &[
     ("get_hash_recalc", Builtin::Plain(packet::get_hash_recalc)),
     ("set_hash", Builtin::Plain(packet::set_hash)),
     ("set_hash_invalid", Builtin::Plain(packet::set_hash_invalid)),
+    ("skb_vlan_push", Builtin::Plain(skb_ops::skb_vlan_push)),
+    ("skb_vlan_pop", Builtin::Plain(skb_ops::skb_vlan_pop)),
+    (
+        "skb_change_proto",
+        Builtin::Plain(skb_ops::skb_change_proto),
+    ),
+    ("skb_change_type", Builtin::Plain(skb_ops::skb_change_type)),
+    ("skb_adjust_room", Builtin::Plain(skb_ops::skb_adjust_room)),
+    ("skb_ecn_set_ce", Builtin::Plain(skb_ops::skb_ecn_set_ce)),
+    (
+        "get_socket_cookie",
+        Builtin::Plain(skb_info::get_socket_cookie),
+    ),
+    ("get_socket_uid", Builtin::Plain(skb_info::get_socket_uid)),
+    ("skb_cgroup_id", Builtin::Plain(skb_info::skb_cgroup_id)),
+    (
+        "skb_ancestor_cgroup_id",
+        Builtin::Plain(skb_info::skb_ancestor_cgroup_id),
+    ),
+    (
+        "get_current_ancestor_cgroup_id",
+        Builtin::Plain(skb_info::get_current_ancestor_cgroup_id),
+    ),
+    ("get_route_realm", Builtin::Plain(skb_info::get_route_realm)),
+    ("check_mtu", Builtin::Plain(skb_info::check_mtu)),
+    ("redirect_peer", Builtin::Plain(skb_info::redirect_peer)),
+    ("redirect_neigh", Builtin::Plain(skb_info::redirect_neigh)),
 ];
 
 /// Why a helper the VM lacks cannot run, by name prefix (first match wins).
@@ -131,11 +160,18 @@ const MISSING: &[(&str, &str)] = &[
     ("fib_lookup", "the kernel's routing and neighbour tables"),
     ("skb_get_tunnel", "a tunnel device's metadata"),
     ("skb_set_tunnel", "a tunnel device's metadata"),
-    ("skb_cgroup", "a cgroup hierarchy"),
-    ("skb_under_cgroup", "a cgroup hierarchy"),
-    ("get_cgroup_classid", "a cgroup hierarchy"),
-    ("get_route_realm", "the kernel's routing tables"),
-    ("get_socket_", "a socket"),
+    (
+        "skb_cgroup_classid",
+        "the net_cls cgroup controller's class ids",
+    ),
+    (
+        "skb_under_cgroup",
+        "a cgroup array map holding open cgroup directories",
+    ),
+    (
+        "get_cgroup_classid",
+        "the net_cls cgroup controller's class ids",
+    ),
     ("sk_", "a socket"),
     ("skc_", "a socket"),
     ("tcp_", "a socket"),
