@@ -391,13 +391,26 @@ fn protocol_and_room_helpers_match_the_kernel() {
     }
 }
 
+/// Where a cgroup file system is mounted: the first mount of type `fstype` whose options
+/// include `option` (any options when empty).
+fn cgroup_mount(fstype: &str, option: &str) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let fits = f.len() > 3
+            && f[2] == fstype
+            && (option.is_empty() || f[3].split(',').any(|o| o == option));
+        fits.then(|| std::path::PathBuf::from(f[1]))
+    })
+}
+
 /// The cgroup ids from the root down to this process's cgroup (cgroup v2: a cgroup's id is
 /// its directory's inode number), or `None` without a unified hierarchy.
 fn own_cgroup_path() -> Option<Vec<u64>> {
     use std::os::unix::fs::MetadataExt;
     let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    let mut dir = std::path::PathBuf::from("/sys/fs/cgroup");
+    let mut dir = cgroup_mount("cgroup2", "")?;
     let mut ids = vec![std::fs::metadata(&dir).ok()?.ino()];
     for part in path.split('/').filter(|p| !p.is_empty()) {
         dir.push(part);
@@ -429,5 +442,45 @@ fn socket_cgroup_mtu_and_redirect_helpers_match_the_kernel() {
     }
     if let Some((ran, retvals, _)) = differential("skb_helpers", "xdp_mtu", &[], None) {
         assert!(ran >= 15 && retvals >= 5, "{ran} {retvals}");
+    }
+}
+
+/// This process's `net_cls` class id: 0 unless it sits in a cgroup-v1 `net_cls` group.
+fn own_net_cls_classid() -> u32 {
+    let Some(mount) = cgroup_mount("cgroup", "net_cls") else {
+        return 0;
+    };
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let path = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':').skip(1);
+        let ctrls = parts.next()?;
+        ctrls
+            .split(',')
+            .any(|c| c == "net_cls")
+            .then(|| parts.next())?
+    });
+    let file = mount
+        .join(path.unwrap_or("/").trim_start_matches('/'))
+        .join("net_cls.classid");
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn tunnel_tstamp_xfrm_and_classid_helpers_match_the_kernel() {
+    let classid = own_net_cls_classid();
+    for prog in ["tc_tunnel", "tc_tunnel6", "tc_misc"] {
+        if let Some((ran, _, _)) = differential_on(
+            "skb_helpers",
+            prog,
+            &[],
+            Some(&ZERO_SKB),
+            tagged_packets(),
+            |r| r.vm_mut().env_mut().task.net_cls_classid = classid,
+        ) {
+            assert!(ran >= 15, "{prog}: {ran}");
+        }
     }
 }

@@ -40,6 +40,9 @@ pub struct Task {
     /// The cgroup ids from the root (id 1, level 0) down to the task's own cgroup, for the
     /// `ancestor_cgroup_id` helpers; the last must equal `cgroup_id`.
     pub cgroup_ancestors: Vec<u64>,
+    /// The task's `net_cls` class id (0 outside a cgroup-v1 `net_cls` group), which
+    /// `bpf_get_cgroup_classid` and `bpf_skb_cgroup_classid` report.
+    pub net_cls_classid: u32,
 }
 
 impl Default for Task {
@@ -53,6 +56,7 @@ impl Default for Task {
             task_ptr: 0xffff_8880_0100_0000,
             cgroup_id: 1,
             cgroup_ancestors: vec![1],
+            net_cls_classid: 0,
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Packet {
     /// Socket buffers: whether `bpf_skb_adjust_room` added an encapsulation header (a
     /// second one is refused).
     pub(crate) encapsulated: bool,
+    /// Socket buffers: transmit tunnel metadata from `bpf_skb_set_tunnel_key`.
+    pub(crate) tunnel: Option<crate::helpers::TunnelInfo>,
 }
 
 impl Packet {
@@ -74,6 +76,7 @@ impl Packet {
             csum_level: None,
             socket_cookie: None,
             encapsulated: false,
+            tunnel: None,
         }
     }
 

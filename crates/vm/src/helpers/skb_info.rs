@@ -2,12 +2,13 @@
 //! them: the socket a test-run socket buffer belongs to (made by the calling task, so its
 //! cgroup is the task's and its owner uid 0), the route (none, so no realm), the loopback
 //! device's MTU (65536, 14-byte link header) for `bpf_check_mtu`, and the redirect helpers
-//! `bpf_redirect_peer`/`bpf_redirect_neigh`, which record their target like `bpf_redirect`.
+//! `bpf_redirect_peer`/`bpf_redirect_neigh`, which record their target like `bpf_redirect`;
+//! also the delivery timestamp (`bpf_skb_set_tstamp`) and IPsec state (none in a test run).
 
 use super::map_ops::read_vec;
 use super::packet::{ETH_HLEN, neg, want};
 use super::{HelperContext, HelperError};
-use crate::context::{PacketOwner, SK_BUFF, XDP_MD, field, layout_get};
+use crate::context::{PacketOwner, SK_BUFF, XDP_MD, field, layout_get, layout_put};
 use crate::env::{Redirect, RedirectKind};
 
 const EINVAL: i64 = 22;
@@ -182,4 +183,45 @@ pub(crate) fn redirect_neigh(ctx: &mut HelperContext<'_, '_>) -> Result<u64, Hel
         kind: RedirectKind::Neighbour { nexthop: plen != 0 },
     });
     Ok(TC_ACT_REDIRECT)
+}
+
+/// `bpf_get_cgroup_classid(skb)` and `bpf_skb_cgroup_classid(skb)`: the `net_cls` class
+/// id of the task (which made the test run's socket).
+pub(crate) fn cgroup_classid(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperError> {
+    want(ctx, PacketOwner::Skb)?;
+    Ok(ctx.env.task.net_cls_classid as u64)
+}
+
+/// `bpf_skb_set_tstamp(skb, tstamp, type)`: sets `tstamp` and `tstamp_type` (real time 0,
+/// monotonic 1, TAI 2; the last two need a non-zero time) of an IPv4 or IPv6 buffer;
+/// `-EOPNOTSUPP` for other protocols.
+pub(crate) fn skb_set_tstamp(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperError> {
+    const EOPNOTSUPP: i64 = 95;
+    want(ctx, PacketOwner::Skb)?;
+    let [_, tstamp, ty, ..] = ctx.args;
+    let (_, c) = ctx.packet()?;
+    let get = |name: &str| field(SK_BUFF, name).map_or(0, |f| layout_get(c, f));
+    if !matches!(get("protocol") as u16, 0x0008 | 0xdd86) {
+        return Ok(neg(EOPNOTSUPP));
+    }
+    match ty as u32 {
+        0 => {}
+        1 | 2 if tstamp != 0 => {}
+        _ => return Ok(neg(EINVAL)),
+    }
+    for (name, v) in [("tstamp", tstamp), ("tstamp_type", ty as u32 as u64)] {
+        if let Some(f) = field(SK_BUFF, name) {
+            layout_put(c, f, v);
+        }
+    }
+    Ok(0)
+}
+
+/// `bpf_skb_get_xfrm_state(skb, index, state, size, flags)`: test-run buffers carry no
+/// IPsec security path, so always `-EINVAL` with `state` zeroed.
+pub(crate) fn skb_get_xfrm_state(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperError> {
+    want(ctx, PacketOwner::Skb)?;
+    let [_, _, to, size, _] = ctx.args;
+    ctx.write(to, &vec![0; size as u32 as usize])?;
+    Ok(neg(EINVAL))
 }

@@ -7,6 +7,7 @@ use bpfvet_isa::helpers::{HELPER_NAMES, helper_id};
 
 use super::{
     HelperContext, HelperError, map_ops, misc, packet, printk_helpers, ringbuf, skb_info, skb_ops,
+    tunnel,
 };
 
 /// A helper implemented on [`HelperContext`] alone.
@@ -153,24 +154,56 @@ const IMPLEMENTED: &[(&str, Builtin)] = &[
     ("check_mtu", Builtin::Plain(skb_info::check_mtu)),
     ("redirect_peer", Builtin::Plain(skb_info::redirect_peer)),
     ("redirect_neigh", Builtin::Plain(skb_info::redirect_neigh)),
+    (
+        "get_cgroup_classid",
+        Builtin::Plain(skb_info::cgroup_classid),
+    ),
+    (
+        "skb_cgroup_classid",
+        Builtin::Plain(skb_info::cgroup_classid),
+    ),
+    ("skb_set_tstamp", Builtin::Plain(skb_info::skb_set_tstamp)),
+    (
+        "skb_get_xfrm_state",
+        Builtin::Plain(skb_info::skb_get_xfrm_state),
+    ),
+    ("skb_set_tunnel_key", Builtin::Plain(tunnel::set_tunnel_key)),
+    ("skb_get_tunnel_key", Builtin::Plain(tunnel::get_tunnel_key)),
+    ("skb_set_tunnel_opt", Builtin::Plain(tunnel::set_tunnel_opt)),
+    ("skb_get_tunnel_opt", Builtin::Plain(tunnel::get_tunnel_opt)),
 ];
 
 /// Why a helper the VM lacks cannot run, by name prefix (first match wins).
 const MISSING: &[(&str, &str)] = &[
     ("fib_lookup", "the kernel's routing and neighbour tables"),
-    ("skb_get_tunnel", "a tunnel device's metadata"),
-    ("skb_set_tunnel", "a tunnel device's metadata"),
-    (
-        "skb_cgroup_classid",
-        "the net_cls cgroup controller's class ids",
-    ),
     (
         "skb_under_cgroup",
         "a cgroup array map holding open cgroup directories",
     ),
     (
-        "get_cgroup_classid",
-        "the net_cls cgroup controller's class ids",
+        "skb_output",
+        "a kernel socket buffer pointer, which only tracing programs hold",
+    ),
+    (
+        "xdp_output",
+        "a kernel XDP buffer pointer, which only tracing programs hold",
+    ),
+    (
+        "lwt_seg6_",
+        "an IPv6 segment-routing header under a seg6local route",
+    ),
+    (
+        "lwt_push_encap",
+        "a route's lightweight-tunnel encapsulation state",
+    ),
+    ("tcp_raw_", "the kernel's secret SYN-cookie keys"),
+    (
+        "tcp_gen_syncookie",
+        "a listening socket and the kernel's secret SYN-cookie keys",
+    ),
+    (
+        "tcp_check_syncookie",
+        "a listening socket and the kernel's secret SYN-cookie keys",
     ),
     ("sk_", "a socket"),
     ("skc_", "a socket"),
@@ -178,8 +211,8 @@ const MISSING: &[(&str, &str)] = &[
     ("clone_redirect", "network devices to clone the packet to"),
     (
         "skb_",
-        "kernel socket-buffer machinery (VLAN offload, GSO, encapsulation, devices) that the \
-         VM's linear test-run buffers do not model",
+        "kernel socket-buffer machinery (devices, routes, sockets) that the VM's linear \
+         test-run buffers do not model",
     ),
     (
         "xdp_",
