@@ -20,5 +20,31 @@ fuzz_target!(|data: &[u8]| {
     ];
     env.limits.insns = 50_000;
     env.log_level = 1;
+    // The top bits of the type byte turn on BTF function info: callbacks are then accepted
+    // and every other subprogram is a global function with a context argument, so the
+    // callback and global-function paths are fuzzed too.
+    if data[0] & 0x40 != 0 {
+        env.has_func_info = true;
+    }
+    if data[0] & 0x80 != 0 {
+        env.funcs = (1..code.len())
+            .filter(|&pc| {
+                code.slots.iter().enumerate().any(|(at, s)| match s {
+                    bpfvet_verifier::prog::Slot::Insn(bpfvet_isa::insn::Insn::Call(
+                        bpfvet_isa::insn::CallKind::Local(imm),
+                    )) => at as i64 + 1 + i64::from(*imm) == pc as i64,
+                    _ => false,
+                })
+            })
+            .map(|start| bpfvet_loader::funcs::FuncSig {
+                start,
+                name: format!("f{start}"),
+                global: true,
+                returns_scalar: true,
+                args: vec![bpfvet_loader::funcs::FuncArg::Scalar],
+                tags: vec![Vec::new()],
+            })
+            .collect();
+    }
     let _ = bpfvet_verifier::verify(&code, &env);
 });

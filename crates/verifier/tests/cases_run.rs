@@ -12,8 +12,8 @@ use bpfvet_cases::Expect;
 use bpfvet_vm::maps::{MapSpec, MapType, Maps};
 use bpfvet_vm::{CONTEXT_BASE, Context, MemRegion, RegionKind, RunOptions, Vm, VmError};
 
-/// socket_filter, kprobe, tracepoint, perf_event, raw_tracepoint, cgroup_sock, sock_ops:
-/// context reads give scalars.
+/// socket_filter, kprobe, tracepoint, perf_event, raw_tracepoint, cgroup_sock, sock_ops,
+/// cgroup_sysctl: context reads give scalars.
 const SCALAR_CTX: &[(u32, usize)] = &[
     (1, 192),
     (2, 168),
@@ -22,6 +22,7 @@ const SCALAR_CTX: &[(u32, usize)] = &[
     (17, 96),
     (9, 80),
     (13, 224),
+    (23, 8),
 ];
 
 /// The case's maps, created in the interpreter and bound to their indices; None when one
@@ -70,9 +71,12 @@ fn accepted_packet_cases_run_without_faults() {
         if c.expect != Expect::Accept || c.differs.is_some() || c.program.is_empty() {
             continue;
         }
-        if !matches!(c.prog_type, 3 | 4 | 6 | 8 | 10..=12) {
+        if !matches!(c.prog_type, 3 | 4 | 6 | 8 | 10..=12 | 14) {
             continue;
         }
+        // sk_skb programs see the same `struct __sk_buff` over a packet as TC ones (the kernel
+        // has no test run for them; the TC context serves every field they may read).
+        let ctx_type = if c.prog_type == 14 { 3 } else { c.prog_type };
         let Some(mut maps) = build_maps(c) else {
             continue;
         };
@@ -92,7 +96,7 @@ fn accepted_packet_cases_run_without_faults() {
                     x as u8
                 })
                 .collect();
-            let Ok(mut ctx) = Context::for_test_run(c.prog_type, &data, None) else {
+            let Ok(mut ctx) = Context::for_test_run(ctx_type, &data, None) else {
                 continue;
             };
             if let Err(e) = vm.run_context_with(&mut ctx, Some(&mut maps), &opts)
