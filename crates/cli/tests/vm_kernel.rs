@@ -440,6 +440,16 @@ fn socket_cgroup_mtu_and_redirect_helpers_match_the_kernel() {
     ) {
         assert!(ran >= 15 && retvals == 1, "{ran} {retvals}");
     }
+    if let Some((ran, _, _)) = differential_on(
+        "skb_helpers",
+        "cg_ancestor",
+        &[],
+        Some(&ZERO_SKB),
+        packets::all(),
+        setup,
+    ) {
+        assert!(ran >= 15, "{ran}");
+    }
     if let Some((ran, retvals, _)) = differential("skb_helpers", "xdp_mtu", &[], None) {
         assert!(ran >= 15 && retvals >= 5, "{ran} {retvals}");
     }
