@@ -144,6 +144,18 @@ fn differential(
     updates: &[Update<'_>],
     ctx_in: Option<&[u8]>,
 ) -> Option<(usize, usize, usize)> {
+    differential_on(name, prog, updates, ctx_in, packets::all(), |_| {})
+}
+
+/// [`differential`] on the given frames, after `setup` has configured our side.
+fn differential_on(
+    name: &str,
+    prog: &str,
+    updates: &[Update<'_>],
+    ctx_in: Option<&[u8]>,
+    frames: Vec<(&'static str, Vec<u8>)>,
+    setup: impl FnOnce(&mut Runner),
+) -> Option<(usize, usize, usize)> {
     if let Err(why) = bpfvet_kernel::available() {
         eprintln!("skipping {name}/{prog}: {why}");
         return None;
@@ -153,6 +165,7 @@ fn differential(
     let mut r = Runner::from_object(&obj, prog, None).unwrap();
     let outcome = r.verify();
     assert!(outcome.accepted(), "{prog}: {:?}", outcome.result);
+    setup(&mut r);
     let map_index = |m: &str| obj.maps.iter().position(|d| d.name == m).unwrap();
     for u in updates {
         match u {
@@ -176,7 +189,7 @@ fn differential(
     let fd = &k.progs.iter().find(|(n, _)| n == prog).unwrap().1;
     let (mut compared, mut changed) = (0, 0);
     let mut retvals = std::collections::BTreeSet::new();
-    for (what, frame) in packets::all() {
+    for (what, frame) in frames {
         let when = format!("{name}/{prog} on {what} ({} bytes)", frame.len());
         let theirs = bpfvet_kernel::test_run(
             fd,
@@ -319,4 +332,165 @@ fn context_in_and_out_match_the_kernel() {
     let mut md = vec![0u8; 24];
     md[0] = 8;
     differential("ctx_fields", "xdp_fields", &[], Some(&md));
+}
+
+/// The test packets plus VLAN-tagged ones: 802.1Q over IPv4, 802.1ad over 802.1Q (QinQ)
+/// over IPv6, and a tag over ARP.
+fn tagged_packets() -> Vec<(&'static str, Vec<u8>)> {
+    let tag = |tpid: u16, tci: u16, inner: &[u8]| {
+        let mut f = inner[..12].to_vec();
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&tci.to_be_bytes());
+        f.extend_from_slice(&inner[12..]);
+        f
+    };
+    let mut v = packets::all();
+    let all = packets::all();
+    let find = |n: &str| all.iter().find(|(w, _)| *w == n).unwrap().1.clone();
+    v.push(("802.1q udp", tag(0x8100, 0x2005, &find("udp dns"))));
+    v.push((
+        "qinq ipv6",
+        tag(0x88a8, 0x0030, &tag(0x8100, 0x0fff, &find("ipv6 udp"))),
+    ));
+    v.push(("802.1q arp", tag(0x8100, 1, &find("arp"))));
+    v
+}
+
+/// A zeroed `__sk_buff` as `ctx_in`, so that `ctx_out` (cb[], mark, priority) comes back.
+const ZERO_SKB: [u8; 192] = [0; 192];
+
+#[test]
+fn vlan_helpers_match_the_kernel() {
+    // tc_vlan_pop always ends with the tag it pushed last in the hardware tag: one return value.
+    for (prog, min_retvals) in [("tc_vlan", 2), ("tc_vlan_pop", 1)] {
+        let frames = tagged_packets();
+        let n = frames.len();
+        if let Some((ran, retvals, changed)) =
+            differential_on("skb_helpers", prog, &[], Some(&ZERO_SKB), frames, |_| {})
+        {
+            assert!(
+                ran + 3 >= n && retvals >= min_retvals && changed >= 3,
+                "{prog}: {ran} {retvals} {changed}"
+            );
+        }
+    }
+}
+
+#[test]
+fn protocol_and_room_helpers_match_the_kernel() {
+    for prog in ["tc_proto", "tc_room", "tc_ecn"] {
+        let frames = tagged_packets();
+        if let Some((ran, retvals, changed)) =
+            differential_on("skb_helpers", prog, &[], Some(&ZERO_SKB), frames, |_| {})
+        {
+            assert!(
+                ran >= 15 && retvals >= 2 && changed >= 2,
+                "{prog}: {ran} {retvals} {changed}"
+            );
+        }
+    }
+}
+
+/// Where a cgroup file system is mounted: the first mount of type `fstype` whose options
+/// include `option` (any options when empty).
+fn cgroup_mount(fstype: &str, option: &str) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    text.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let fits = f.len() > 3
+            && f[2] == fstype
+            && (option.is_empty() || f[3].split(',').any(|o| o == option));
+        fits.then(|| std::path::PathBuf::from(f[1]))
+    })
+}
+
+/// The cgroup ids from the root down to this process's cgroup (cgroup v2: a cgroup's id is
+/// its directory's inode number), or `None` without a unified hierarchy.
+fn own_cgroup_path() -> Option<Vec<u64>> {
+    use std::os::unix::fs::MetadataExt;
+    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let mut dir = cgroup_mount("cgroup2", "")?;
+    let mut ids = vec![std::fs::metadata(&dir).ok()?.ino()];
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        dir.push(part);
+        ids.push(std::fs::metadata(&dir).ok()?.ino());
+    }
+    Some(ids)
+}
+
+#[test]
+fn socket_cgroup_mtu_and_redirect_helpers_match_the_kernel() {
+    let Some(cgroups) = own_cgroup_path() else {
+        eprintln!("skipping: no cgroup v2 hierarchy at /sys/fs/cgroup");
+        return;
+    };
+    let setup = |r: &mut Runner| {
+        let task = &mut r.vm_mut().env_mut().task;
+        task.cgroup_id = *cgroups.last().unwrap();
+        task.cgroup_ancestors = cgroups.clone();
+    };
+    if let Some((ran, retvals, _)) = differential_on(
+        "skb_helpers",
+        "tc_info",
+        &[],
+        Some(&ZERO_SKB),
+        tagged_packets(),
+        setup,
+    ) {
+        assert!(ran >= 15 && retvals == 1, "{ran} {retvals}");
+    }
+    if let Some((ran, _, _)) = differential_on(
+        "skb_helpers",
+        "cg_ancestor",
+        &[],
+        Some(&ZERO_SKB),
+        packets::all(),
+        setup,
+    ) {
+        assert!(ran >= 15, "{ran}");
+    }
+    if let Some((ran, retvals, _)) = differential("skb_helpers", "xdp_mtu", &[], None) {
+        assert!(ran >= 15 && retvals >= 5, "{ran} {retvals}");
+    }
+}
+
+/// This process's `net_cls` class id: 0 unless it sits in a cgroup-v1 `net_cls` group.
+fn own_net_cls_classid() -> u32 {
+    let Some(mount) = cgroup_mount("cgroup", "net_cls") else {
+        return 0;
+    };
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let path = text.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':').skip(1);
+        let ctrls = parts.next()?;
+        ctrls
+            .split(',')
+            .any(|c| c == "net_cls")
+            .then(|| parts.next())?
+    });
+    let file = mount
+        .join(path.unwrap_or("/").trim_start_matches('/'))
+        .join("net_cls.classid");
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn tunnel_tstamp_xfrm_and_classid_helpers_match_the_kernel() {
+    let classid = own_net_cls_classid();
+    for prog in ["tc_tunnel", "tc_tunnel6", "tc_misc"] {
+        if let Some((ran, _, _)) = differential_on(
+            "skb_helpers",
+            prog,
+            &[],
+            Some(&ZERO_SKB),
+            tagged_packets(),
+            |r| r.vm_mut().env_mut().task.net_cls_classid = classid,
+        ) {
+            assert!(ran >= 15, "{prog}: {ran}");
+        }
+    }
 }

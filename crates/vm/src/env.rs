@@ -33,8 +33,16 @@ pub struct Task {
     /// The value `bpf_get_current_task` returns (a `struct task_struct *`). The VM has no
     /// memory behind it: `probe_read_kernel` of it fails with `-EFAULT`.
     pub task_ptr: u64,
-    /// The cgroup id `bpf_get_current_cgroup_id` returns.
+    /// The cgroup id `bpf_get_current_cgroup_id` returns; also the cgroup of the socket a
+    /// socket buffer belongs to (`bpf_skb_cgroup_id`), as a test run's socket is made by the
+    /// calling task.
     pub cgroup_id: u64,
+    /// The cgroup ids from the root (id 1, level 0) down to the task's own cgroup, for the
+    /// `ancestor_cgroup_id` helpers; the last must equal `cgroup_id`.
+    pub cgroup_ancestors: Vec<u64>,
+    /// The task's `net_cls` class id (0 outside a cgroup-v1 `net_cls` group), which
+    /// `bpf_get_cgroup_classid` and `bpf_skb_cgroup_classid` report.
+    pub net_cls_classid: u32,
 }
 
 impl Default for Task {
@@ -47,6 +55,8 @@ impl Default for Task {
             comm: "bpfvet".to_string(),
             task_ptr: 0xffff_8880_0100_0000,
             cgroup_id: 1,
+            cgroup_ancestors: vec![1],
+            net_cls_classid: 0,
         }
     }
 }
@@ -70,6 +80,21 @@ pub struct Redirect {
     pub flags: u64,
     /// The map of `bpf_redirect_map`.
     pub map: Option<usize>,
+    /// How the packet is to be delivered.
+    pub kind: RedirectKind,
+}
+
+/// The redirect helper a program used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// `bpf_redirect`/`bpf_redirect_map`: to the device (or map entry) itself.
+    #[default]
+    Device,
+    /// `bpf_redirect_peer`: to the peer of a veth/netkit device, on ingress.
+    Peer,
+    /// `bpf_redirect_neigh`: out of the device through the neighbour subsystem; `nexthop`
+    /// when the program gave the next hop's address.
+    Neighbour { nexthop: bool },
 }
 
 /// Which flavour of `bpf_redirect` the program's type has.
@@ -103,6 +128,7 @@ pub struct Env {
     now: u64,
     created: Instant,
     rng: u64,
+    cookies: u64,
 }
 
 impl Default for Env {
@@ -133,7 +159,15 @@ impl Env {
             now: 0,
             created: Instant::now(),
             rng: h.finish() | 1,
+            cookies: 0,
         }
+    }
+
+    /// A fresh socket cookie (never 0, never repeated within this environment), as the
+    /// kernel hands out for a socket the first time a program asks.
+    pub fn next_socket_cookie(&mut self) -> u64 {
+        self.cookies += 1;
+        self.cookies
     }
 
     /// Seeds `get_prandom_u32`, making its sequence reproducible.

@@ -132,7 +132,7 @@ mod vm;
 
 pub use calls::MAX_TAIL_CALLS;
 pub use context::{Context, ContextError, ContextKind, Packet, SkbKind};
-pub use env::{Clock, Env, Redirect, RedirectFlavor, Task, TraceRecord};
+pub use env::{Clock, Env, Redirect, RedirectFlavor, RedirectKind, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{
     ArgMemory, CONFORMANCE_HELPER_ID, HelperContext, HelperError, HelperFn, conformance_helpers,

@@ -102,7 +102,7 @@ pub use packet::{MAX_PACKET_BUFFER, Packet, PacketOwner};
 pub use skb::SkbKind;
 pub use xdp::{XDP_FRAME_SIZE, XDP_HEADROOM, XDP_PAGE_SIZE, XDP_TAILROOM};
 
-pub(crate) use layout::get as layout_get;
+pub(crate) use layout::{get as layout_get, put as layout_put};
 pub(crate) use skb::sync as sync_skb;
 pub(crate) use xdp::sync as sync_xdp;
 

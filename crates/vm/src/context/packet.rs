@@ -47,6 +47,13 @@ pub struct Packet {
     /// Socket buffers: the `CHECKSUM_UNNECESSARY` level, if the checksum is marked verified
     /// (`bpf_csum_level`); test runs start with none (`CHECKSUM_NONE`).
     pub(crate) csum_level: Option<u8>,
+    /// Socket buffers: the cookie of the buffer's socket, once a program asked for it.
+    pub(crate) socket_cookie: Option<u64>,
+    /// Socket buffers: whether `bpf_skb_adjust_room` added an encapsulation header (a
+    /// second one is refused).
+    pub(crate) encapsulated: bool,
+    /// Socket buffers: transmit tunnel metadata from `bpf_skb_set_tunnel_key`.
+    pub(crate) tunnel: Option<crate::helpers::TunnelInfo>,
 }
 
 impl Packet {
@@ -67,6 +74,9 @@ impl Packet {
             mac: headroom,
             network: headroom,
             csum_level: None,
+            socket_cookie: None,
+            encapsulated: false,
+            tunnel: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::map_ops::{map_index, maps, read_vec};
 use super::{HelperContext, HelperError};
-use crate::env::{Redirect, RedirectFlavor};
+use crate::env::{Redirect, RedirectFlavor, RedirectKind};
 use crate::maps::{EFAULT, MapType};
 
 /// Kernel tick rate assumed for `jiffies64` and the coarse clock (`CONFIG_HZ=250`).
@@ -197,6 +197,7 @@ pub(crate) fn redirect(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperErr
         target: ifindex as u32 as u64,
         flags,
         map: None,
+        kind: RedirectKind::Device,
     });
     Ok(ok)
 }
@@ -226,6 +227,7 @@ pub(crate) fn redirect_map(ctx: &mut HelperContext<'_, '_>) -> Result<u64, Helpe
         target: key as u32 as u64,
         flags,
         map: Some(m),
+        kind: RedirectKind::Device,
     });
     Ok(XDP_REDIRECT)
 }

@@ -16,7 +16,10 @@ mod packet;
 mod printk;
 mod printk_helpers;
 mod ringbuf;
+mod skb_info;
+mod skb_ops;
 mod table;
+mod tunnel;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -27,6 +30,7 @@ use crate::memory::Memory;
 
 pub use printk::{ArgMemory, format as format_printk};
 pub(crate) use table::{Builtin, builtin, builtin_names};
+pub(crate) use tunnel::TunnelInfo;
 
 /// The error a helper returns to stop the run; the VM reports it with the pc and helper id.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,26 +12,26 @@ const EINVAL: i64 = 22;
 const ENOMEM: i64 = 12;
 const EACCES: i64 = 13;
 const ENOTSUPP: i64 = 524;
-const ETH_HLEN: usize = 14;
+pub(super) const ETH_HLEN: usize = 14;
 /// Largest linear socket buffer `skb_change_tail`/`skb_change_head` allow
 /// (`SKB_MAX_ALLOC`: four pages minus the shared info).
 const SKB_MAX_LEN: u64 = 16384 - 320;
 /// Most XDP metadata bytes.
 const XDP_MAX_META: usize = 32;
 
-fn neg(errno: i64) -> u64 {
+pub(super) fn neg(errno: i64) -> u64 {
     (-errno) as u64
 }
 
 /// Refreshes the context fields that follow the packet.
-fn resync(p: &Packet, ctx: &mut [u8]) {
+pub(super) fn resync(p: &Packet, ctx: &mut [u8]) {
     match p.owner() {
         PacketOwner::Xdp => sync_xdp(ctx, p),
         PacketOwner::Skb => sync_skb(ctx, p),
     }
 }
 
-fn want(ctx: &mut HelperContext<'_, '_>, owner: PacketOwner) -> Result<(), HelperError> {
+pub(super) fn want(ctx: &mut HelperContext<'_, '_>, owner: PacketOwner) -> Result<(), HelperError> {
     let (p, _) = ctx.packet()?;
     let name = |o: PacketOwner| match o {
         PacketOwner::Xdp => "an XDP",

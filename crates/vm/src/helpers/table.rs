@@ -5,7 +5,10 @@ use std::sync::OnceLock;
 
 use bpfvet_isa::helpers::{HELPER_NAMES, helper_id};
 
-use super::{HelperContext, HelperError, map_ops, misc, packet, printk_helpers, ringbuf};
+use super::{
+    HelperContext, HelperError, map_ops, misc, packet, printk_helpers, ringbuf, skb_info, skb_ops,
+    tunnel,
+};
 
 /// A helper implemented on [`HelperContext`] alone.
 pub(crate) type PlainFn = fn(&mut HelperContext<'_, '_>) -> Result<u64, HelperError>;
@@ -124,26 +127,92 @@ const IMPLEMENTED: &[(&str, Builtin)] = &[
     ("get_hash_recalc", Builtin::Plain(packet::get_hash_recalc)),
     ("set_hash", Builtin::Plain(packet::set_hash)),
     ("set_hash_invalid", Builtin::Plain(packet::set_hash_invalid)),
+    ("skb_vlan_push", Builtin::Plain(skb_ops::skb_vlan_push)),
+    ("skb_vlan_pop", Builtin::Plain(skb_ops::skb_vlan_pop)),
+    (
+        "skb_change_proto",
+        Builtin::Plain(skb_ops::skb_change_proto),
+    ),
+    ("skb_change_type", Builtin::Plain(skb_ops::skb_change_type)),
+    ("skb_adjust_room", Builtin::Plain(skb_ops::skb_adjust_room)),
+    ("skb_ecn_set_ce", Builtin::Plain(skb_ops::skb_ecn_set_ce)),
+    (
+        "get_socket_cookie",
+        Builtin::Plain(skb_info::get_socket_cookie),
+    ),
+    ("get_socket_uid", Builtin::Plain(skb_info::get_socket_uid)),
+    ("skb_cgroup_id", Builtin::Plain(skb_info::skb_cgroup_id)),
+    (
+        "skb_ancestor_cgroup_id",
+        Builtin::Plain(skb_info::skb_ancestor_cgroup_id),
+    ),
+    (
+        "get_current_ancestor_cgroup_id",
+        Builtin::Plain(skb_info::get_current_ancestor_cgroup_id),
+    ),
+    ("get_route_realm", Builtin::Plain(skb_info::get_route_realm)),
+    ("check_mtu", Builtin::Plain(skb_info::check_mtu)),
+    ("redirect_peer", Builtin::Plain(skb_info::redirect_peer)),
+    ("redirect_neigh", Builtin::Plain(skb_info::redirect_neigh)),
+    (
+        "get_cgroup_classid",
+        Builtin::Plain(skb_info::cgroup_classid),
+    ),
+    (
+        "skb_cgroup_classid",
+        Builtin::Plain(skb_info::cgroup_classid),
+    ),
+    ("skb_set_tstamp", Builtin::Plain(skb_info::skb_set_tstamp)),
+    (
+        "skb_get_xfrm_state",
+        Builtin::Plain(skb_info::skb_get_xfrm_state),
+    ),
+    ("skb_set_tunnel_key", Builtin::Plain(tunnel::set_tunnel_key)),
+    ("skb_get_tunnel_key", Builtin::Plain(tunnel::get_tunnel_key)),
+    ("skb_set_tunnel_opt", Builtin::Plain(tunnel::set_tunnel_opt)),
+    ("skb_get_tunnel_opt", Builtin::Plain(tunnel::get_tunnel_opt)),
 ];
 
 /// Why a helper the VM lacks cannot run, by name prefix (first match wins).
 const MISSING: &[(&str, &str)] = &[
     ("fib_lookup", "the kernel's routing and neighbour tables"),
-    ("skb_get_tunnel", "a tunnel device's metadata"),
-    ("skb_set_tunnel", "a tunnel device's metadata"),
-    ("skb_cgroup", "a cgroup hierarchy"),
-    ("skb_under_cgroup", "a cgroup hierarchy"),
-    ("get_cgroup_classid", "a cgroup hierarchy"),
-    ("get_route_realm", "the kernel's routing tables"),
-    ("get_socket_", "a socket"),
+    (
+        "skb_under_cgroup",
+        "a cgroup array map holding open cgroup directories",
+    ),
+    (
+        "skb_output",
+        "a kernel socket buffer pointer, which only tracing programs hold",
+    ),
+    (
+        "xdp_output",
+        "a kernel XDP buffer pointer, which only tracing programs hold",
+    ),
+    (
+        "lwt_seg6_",
+        "an IPv6 segment-routing header under a seg6local route",
+    ),
+    (
+        "lwt_push_encap",
+        "a route's lightweight-tunnel encapsulation state",
+    ),
+    ("tcp_raw_", "the kernel's secret SYN-cookie keys"),
+    (
+        "tcp_gen_syncookie",
+        "a listening socket and the kernel's secret SYN-cookie keys",
+    ),
+    (
+        "tcp_check_syncookie",
+        "a listening socket and the kernel's secret SYN-cookie keys",
+    ),
     ("sk_", "a socket"),
     ("skc_", "a socket"),
     ("tcp_", "a socket"),
     ("clone_redirect", "network devices to clone the packet to"),
     (
         "skb_",
-        "kernel socket-buffer machinery (VLAN offload, GSO, encapsulation, devices) that the \
-         VM's linear test-run buffers do not model",
+        "kernel socket-buffer machinery (devices, routes, sockets) that the VM's linear \
+         test-run buffers do not model",
     ),
     (
         "xdp_",
