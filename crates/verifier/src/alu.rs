@@ -178,6 +178,16 @@ impl Verifier<'_> {
         src_reg: RegState,
         src: Src,
     ) -> Result<RegState, VerifyError> {
+        // Precision: the scalar added to a pointer decides the pointer's range; a scalar
+        // combined into one already needed exactly is needed exactly too.
+        if let Src::Reg(s) = src {
+            let parent = self.cur_parent;
+            if src_reg.is_scalar() && (dst_reg.is_pointer() || dst_reg.precise) {
+                self.mark_precise(st, parent, s.index());
+            } else if src_reg.is_pointer() && dst_reg.is_scalar() {
+                self.mark_precise(st, parent, dst);
+            }
+        }
         if src_reg.is_pointer() {
             if dst_reg.is_pointer() {
                 if op == AluOp::Sub && self.env.privileged {
@@ -194,7 +204,6 @@ impl Verifier<'_> {
         if dst_reg.is_pointer() {
             return self.ptr_arith(st, pc, width, op, dst, dst_reg, src_reg, false);
         }
-        let _ = src;
         let mut out = RegState::scalar(dst_reg.var.alu(op, width, src_reg.var));
         // `r4 = r2; r4 += 5` keeps r4 linked to r2 with a delta, so bounds learnt on either
         // carry to the other (the kernel's BPF_ADD_CONST linking).

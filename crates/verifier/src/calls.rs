@@ -144,6 +144,7 @@ impl Verifier<'_> {
                     *st.reg_mut(r) = RegState::not_init();
                 }
                 st.frames.push(callee);
+                self.hist_frame_change = true;
                 if self.log.enabled() && self.log.level >= 1 {
                     self.log_call_frames(st);
                 }
@@ -204,6 +205,10 @@ impl Verifier<'_> {
             }
             let callback_ret = st.cur().callback_ret;
             if let Some((lo, hi)) = callback_ret {
+                if r0.is_scalar() {
+                    let parent = self.cur_parent;
+                    self.mark_precise(st, parent, 0);
+                }
                 if !r0.is_scalar() {
                     return Err(VerifyError::access(pc, "R0 not a scalar value")
                         .with_explanation("a callback must return a number"));
@@ -221,6 +226,7 @@ impl Verifier<'_> {
             }
             let callee = st.frames.pop().expect("callee frame");
             let callsite = callee.callsite.expect("callee has a call site");
+            self.hist_frame_change = true;
             // A callback's R0 stays with the helper; the caller's registers are untouched
             // until the helper call completes.
             let back_to = if callback_ret.is_some() {
@@ -285,6 +291,10 @@ impl Verifier<'_> {
         if let Some((lo, hi)) =
             crate::ptype::return_range(self.env.prog_type, self.env.expected_attach_type)
         {
+            if r0.is_scalar() {
+                let parent = self.cur_parent;
+                self.mark_precise(st, parent, 0);
+            }
             if !r0.is_scalar() {
                 return Err(VerifyError::invalid(
                     Some(pc),
@@ -488,6 +498,11 @@ impl Verifier<'_> {
     ) -> Result<Option<(usize, Box<State>)>, VerifyError> {
         const FOR_EACH_MAP_ELEM: i32 = 164;
         const LOOP: i32 = 181;
+        if id == LOOP {
+            // The loop count bounds the iterations simulated.
+            let parent = self.cur_parent;
+            self.mark_precise(st, parent, 1);
+        }
         if id == LOOP && u64::from(st.cur().callback_depth) >= st.reg(1).var.umax {
             // Every iteration the count allows has been simulated on this path.
             st.cur_mut().callback_depth = 0;
@@ -540,6 +555,7 @@ impl Verifier<'_> {
         }
         cb.cur_mut().callback_depth += 1;
         cb.frames.push(callee);
+        self.hist_frame_change = true;
         cb.callback_unroll_depth += 1;
         st.cur_mut().callback_depth = 0;
         let start = self.cfg.subprogs[sub].start;
@@ -593,8 +609,10 @@ impl Verifier<'_> {
             }
             return Ok(());
         }
-        // A NULL constant where NULL is allowed.
+        // A NULL constant where NULL is allowed (its being zero decided that).
         if arg.may_be_null() && r.is_zero() {
+            let parent = self.cur_parent;
+            self.mark_precise(st, parent, regno);
             return Ok(());
         }
         let accepted = arg.accepted_types();
@@ -704,6 +722,20 @@ impl Verifier<'_> {
                 self.helper_mem(st, pc, regno, i64::from(size), write, false)?;
                 if elide && self.env.privileged {
                     meta.const_key = constant_map_key(st, regno, size);
+                    if meta.const_key.is_some() {
+                        // The key's value decides whether the lookup may fail.
+                        let r = *st.reg(regno);
+                        let slot = -(i64::from(r.off) + r.var.var_off.value as i64) - 1;
+                        if slot >= 0 {
+                            let parent = self.cur_parent;
+                            self.mark_slot_precise(
+                                st,
+                                parent,
+                                r.frameno as usize,
+                                (slot / 8) as usize,
+                            );
+                        }
+                    }
                 }
             }
             Arg::Mem {
@@ -728,6 +760,8 @@ impl Verifier<'_> {
                     ));
                 };
                 meta.alloc_size = Some(v);
+                let parent = self.cur_parent;
+                self.mark_precise(st, parent, regno);
             }
             _ => {}
         }
@@ -777,6 +811,9 @@ impl Verifier<'_> {
             }
         }
         meta.alloc_size = Some(v.umax);
+        // The size's range decided the access check.
+        let parent = self.cur_parent;
+        self.mark_precise(st, parent, regno);
         Ok(())
     }
 

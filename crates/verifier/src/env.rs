@@ -83,6 +83,9 @@ pub struct VerifyEnv {
     pub sleepable: bool,
     /// Every access must be aligned (`BPF_F_STRICT_ALIGNMENT`).
     pub strict_alignment: bool,
+    /// A checkpoint at every prune point, not paced (`BPF_F_TEST_STATE_FREQ`): tests use it
+    /// to make pruning happen in small programs.
+    pub test_state_freq: bool,
     /// 0: no log; 1: the failing path; 2: every state.
     pub log_level: u32,
     pub limits: Limits,
@@ -106,6 +109,7 @@ impl VerifyEnv {
             privileged: true,
             sleepable: false,
             strict_alignment: false,
+            test_state_freq: false,
             log_level: 0,
             limits: Limits::default(),
             lines: Vec::new(),

@@ -99,7 +99,14 @@ pub struct Verifier<'a> {
     pub seen: Vec<bool>,
     /// Per load/store: the pointer type it was first verified with.
     pub aux_ptr_type: Vec<Option<crate::reg::RegType>>,
-    checkpoints: Checkpoints,
+    pub(crate) checkpoints: Checkpoints,
+    /// The checkpoint the current path descends from (for precision backtracking).
+    pub(crate) cur_parent: Option<usize>,
+    /// What the instruction being stepped did, for the state's history: a constant-offset
+    /// stack access, a move between frames, a refinement of linked scalars.
+    pub(crate) hist_stack: Option<(u8, u8)>,
+    pub(crate) hist_frame_change: bool,
+    pub(crate) hist_linked: bool,
     /// Figures of checkpoints retired between functions: (total, peak, max per insn).
     prior_states: (u64, u64, u64),
     /// Per subprogram: a global function that was called / that was verified on its own.
@@ -145,6 +152,10 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         seen: vec![false; code.len()],
         aux_ptr_type: vec![None; code.len()],
         checkpoints: Checkpoints::new(code.len()),
+        cur_parent: None,
+        hist_stack: None,
+        hist_frame_change: false,
+        hist_linked: false,
         prior_states: (0, 0, 0),
         global_called: vec![false; nsub],
         global_done: vec![false; nsub],
@@ -261,7 +272,19 @@ impl Verifier<'_> {
                 if is_jmp_class(self.code, pc) {
                     self.jmps_processed += 1;
                 }
-                match self.step(&mut state, pc)? {
+                self.cur_parent = parent;
+                self.hist_stack = None;
+                self.hist_frame_change = false;
+                self.hist_linked = false;
+                let next = self.step(&mut state, pc)?;
+                let h = crate::precision::Hist {
+                    pc: pc as u32,
+                    stack: self.hist_stack.take(),
+                    frame_change: self.hist_frame_change,
+                    linked: self.hist_linked,
+                };
+                state.record(h);
+                match next {
                     Next::Goto(n) => {
                         pc = n;
                         continue;
@@ -282,6 +305,8 @@ impl Verifier<'_> {
                             ));
                         }
                         self.checkpoints.add_branch(parent);
+                        let mut other_state = other_state;
+                        other_state.record(h);
                         self.pending.push(Pending {
                             state: *other_state,
                             pc: other,
@@ -324,8 +349,9 @@ impl Verifier<'_> {
         state: &mut State,
         parent: &mut Option<usize>,
     ) -> Result<prune::Visit, VerifyError> {
-        let add = self.jmps_processed - self.prev_jmps >= 2
-            && self.stats.processed_insns - self.prev_insns >= 8;
+        let add = self.env.test_state_freq
+            || self.jmps_processed - self.prev_jmps >= 2
+                && self.stats.processed_insns - self.prev_insns >= 8;
         let may_goto = matches!(
             self.code.insn(pc),
             Some(bpfvet_isa::insn::Insn::MayGoto { .. })
@@ -342,12 +368,22 @@ impl Verifier<'_> {
             self.cfg.live_regs[pc],
         );
         match v {
-            prune::Outcome::Pruned => Ok(prune::Visit::Pruned),
+            prune::Outcome::Pruned { id, in_progress } => {
+                if in_progress {
+                    // The checkpoint's precision marks are not final while its loop is
+                    // still explored: keep everything on this path exact.
+                    self.mark_all_chain(state, *parent);
+                } else if let Some(old) = self.checkpoints.state(id).cloned() {
+                    self.propagate_precision(&old, state, *parent);
+                }
+                Ok(prune::Visit::Pruned)
+            }
             prune::Outcome::InfiniteLoop => Err(VerifyError::invalid(
                 Some(pc),
                 format!("infinite loop detected at insn {pc}"),
             )),
             prune::Outcome::Added(id) => {
+                self.start_segment(id, state);
                 *parent = Some(id);
                 self.prev_jmps = self.jmps_processed;
                 self.prev_insns = self.stats.processed_insns;
@@ -367,11 +403,23 @@ impl Verifier<'_> {
                     false,
                     crate::liveness::ALL,
                 ) {
+                    self.start_segment(n, state);
                     *parent = Some(n);
                 }
                 Ok(prune::Visit::Continue)
             }
         }
+    }
+
+    /// A new checkpoint `id` was stored from `state`: both start without precision marks
+    /// (backtracking from its continuations adds them), and the path's history restarts.
+    fn start_segment(&mut self, id: usize, state: &mut State) {
+        if let Some(cp) = self.checkpoints.state_mut(id) {
+            cp.for_each_reg(|r| r.precise = false);
+        }
+        state.for_each_reg(|r| r.precise = false);
+        state.hist.clear();
+        state.hist_overflow = false;
     }
 
     /// Records the stack depth used by the current frame.

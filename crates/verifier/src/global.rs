@@ -205,6 +205,8 @@ impl Verifier<'_> {
                 }
                 GlobalArg::Mem { size, nullable } => {
                     if r.is_zero() {
+                        let parent = self.cur_parent;
+                        self.mark_precise(st, parent, regno);
                         continue;
                     }
                     // The memory must be readable and writable for `size` bytes; a pointer

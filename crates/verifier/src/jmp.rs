@@ -213,10 +213,26 @@ impl Verifier<'_> {
                 ));
             }
         }
-        match branch_taken(&a, &b, cond, jmp32) {
+        let decided = branch_taken(&a, &b, cond, jmp32);
+        if decided.is_some() {
+            // The outcome was known from the operands' values: they are needed exactly.
+            let parent = self.cur_parent;
+            if a.is_scalar() {
+                self.mark_precise(st, parent, dst.index());
+            }
+            if let Src::Reg(s) = src
+                && b.is_scalar()
+            {
+                self.mark_precise(st, parent, s.index());
+            }
+        }
+        match decided {
             Some(true) => return Ok(Next::Goto(target)),
             Some(false) => return Ok(Next::Goto(pc + 1)),
             None => {}
+        }
+        if (a.is_scalar() && a.id != 0) || (b.is_scalar() && b.id != 0) {
+            self.hist_linked = true;
         }
         let mut other = st.clone();
         // Scalar refinement.
@@ -241,6 +257,14 @@ impl Verifier<'_> {
             };
             let taken_ok = apply(&mut other, t);
             let fall_ok = apply(st, f);
+            if !(taken_ok && fall_ok) {
+                // One side was found impossible from the operands' ranges: they decided it.
+                let parent = self.cur_parent;
+                self.mark_precise(st, parent, dst.index());
+                if let Src::Reg(s) = src {
+                    self.mark_precise(st, parent, s.index());
+                }
+            }
             match (taken_ok, fall_ok) {
                 (true, true) => {}
                 (true, false) => {

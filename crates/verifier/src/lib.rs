@@ -21,6 +21,7 @@ pub mod jmp;
 pub mod liveness;
 pub mod log;
 pub mod mem;
+pub mod precision;
 pub mod prog;
 pub mod prune;
 pub mod ptype;

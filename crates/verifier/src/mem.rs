@@ -356,8 +356,12 @@ impl Verifier<'_> {
             RegType::Stack => {
                 self.stack_bounds(pc, st, &reg, regno, off, size, t, false)?;
                 match t {
-                    Access::Read => Some(self.stack_read(st, pc, &reg, off, size, value)?),
+                    Access::Read => {
+                        self.note_stack_access(&reg, off);
+                        Some(self.stack_read(st, pc, &reg, off, size, value)?)
+                    }
                     Access::Write => {
+                        self.note_stack_access(&reg, off);
                         self.stack_write(st, pc, &reg, off, size, value)?;
                         None
                     }
@@ -761,6 +765,16 @@ impl Verifier<'_> {
     }
 
     /// A load from the stack (`check_stack_read`): fills restore spilled registers.
+    /// Records a constant-offset stack access in the instruction's history entry.
+    fn note_stack_access(&mut self, reg: &RegState, off: i64) {
+        if reg.var.var_off.mask == 0 {
+            let total = off + reg.var.var_off.value as i64;
+            if (-512..0).contains(&total) {
+                self.hist_stack = Some((reg.frameno, ((-total - 1) / 8) as u8));
+            }
+        }
+    }
+
     fn stack_read(
         &mut self,
         st: &mut State,
@@ -871,6 +885,13 @@ impl Verifier<'_> {
             Value::Reg(r) => Some(*st.reg(r.index())),
             _ => None,
         };
+        // A register's zero written as STACK_ZERO bytes is relied on exactly.
+        if let Value::Reg(r) = value
+            && value_reg.is_some_and(|v| v.is_zero())
+        {
+            let parent = self.cur_parent;
+            self.mark_precise(st, parent, r.index());
+        }
         if reg.var.var_off.mask != 0 {
             let lo = reg.var.smin + off;
             let hi = reg.var.smax + off + size;

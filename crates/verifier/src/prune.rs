@@ -23,7 +23,12 @@ pub enum Visit {
 
 /// Result of looking up checkpoints.
 pub enum Outcome {
-    Pruned,
+    /// Included in checkpoint `id`; `in_progress` when that checkpoint is still being
+    /// explored (a converging loop) rather than finished.
+    Pruned {
+        id: usize,
+        in_progress: bool,
+    },
     /// At `may_goto`: the state differs from the loop's earlier pass (checkpoint id) only in
     /// scalars; widen those and go on.
     Widen(usize),
@@ -39,6 +44,9 @@ struct Checkpoint {
     branches: u32,
     hits: u32,
     misses: u32,
+    /// Every scalar here and in every ancestor was marked precise (the backtracking
+    /// fallback); walking further up would mark nothing new.
+    all_precise: bool,
 }
 
 /// Every checkpoint, by instruction.
@@ -106,6 +114,7 @@ impl Checkpoints {
         let list = &self.at[pc];
         self.max_per_insn = self.max_per_insn.max(list.len() as u64);
         let mut hit = None;
+        let mut hit_in_progress = false;
         for &id in list {
             let Some(c) = self.arena[id].as_ref() else {
                 continue;
@@ -117,6 +126,7 @@ impl Checkpoints {
                 if calls_callback {
                     if includes(&c.state, state) {
                         hit = Some(id);
+                        hit_in_progress = true;
                         break;
                     }
                     continue;
@@ -128,6 +138,7 @@ impl Checkpoints {
                     && includes(&c.state, state)
                 {
                     hit = Some(id);
+                    hit_in_progress = true;
                     break;
                 }
                 if same_state(&c.state, state) {
@@ -135,8 +146,9 @@ impl Checkpoints {
                 }
                 continue;
             }
-            // A finished checkpoint: registers dead here cannot matter.
-            if includes_live(&c.state, state, live_regs) {
+            // A finished checkpoint: registers dead here cannot matter, nor scalars its
+            // continuations never needed exactly.
+            if includes_with(&c.state, state, live_regs, true) {
                 hit = Some(id);
                 break;
             }
@@ -145,7 +157,10 @@ impl Checkpoints {
             if let Some(c) = self.arena[id].as_mut() {
                 c.hits += 1;
             }
-            return Outcome::Pruned;
+            return Outcome::Pruned {
+                id,
+                in_progress: hit_in_progress,
+            };
         }
         if may_goto
             && let Some(&id) = list.iter().rev().find(|&&id| {
@@ -189,6 +204,7 @@ impl Checkpoints {
             branches: 1,
             hits: 0,
             misses: 0,
+            all_precise: false,
         }));
         self.at[pc].push(id);
         self.total += 1;
@@ -199,6 +215,37 @@ impl Checkpoints {
 }
 
 impl Checkpoints {
+    /// The stored state of checkpoint `id`, if still kept.
+    pub fn state_mut(&mut self, id: usize) -> Option<&mut State> {
+        self.arena.get_mut(id)?.as_mut().map(|c| &mut c.state)
+    }
+
+    /// The stored state of checkpoint `id`, if still kept.
+    pub fn state(&self, id: usize) -> Option<&State> {
+        self.arena.get(id)?.as_ref().map(|c| &c.state)
+    }
+
+    /// Marks every scalar of checkpoint `id` and its ancestors precise, stopping at the first
+    /// one a previous call already covered.
+    pub fn mark_all_up(&mut self, mut p: Option<usize>) {
+        while let Some(id) = p {
+            let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
+                return;
+            };
+            if c.all_precise {
+                return;
+            }
+            crate::precision::mark_all(&mut c.state);
+            c.all_precise = true;
+            p = c.parent;
+        }
+    }
+
+    /// The checkpoint `id` descends from.
+    pub fn parent_of(&self, id: usize) -> Option<usize> {
+        self.arena.get(id)?.as_ref()?.parent
+    }
+
     /// `find_prev_entry`: the nearest checkpoint at `pc` on the current path (walking up
     /// from `parent`) that is still being explored and has the same call chain as `cur`.
     pub fn prev_entry(&self, pc: usize, parent: Option<usize>, cur: &State) -> Option<usize> {
@@ -226,7 +273,7 @@ impl Checkpoints {
         };
         for (o, f) in c.state.frames.iter().zip(cur.frames.iter_mut()) {
             for (ro, rc) in o.regs.iter().zip(f.regs.iter_mut()) {
-                if ro.is_scalar() && rc.is_scalar() && ro != rc {
+                if ro.is_scalar() && rc.is_scalar() && !same_reg(ro, rc) {
                     *rc = RegState::unknown();
                 }
             }
@@ -235,7 +282,7 @@ impl Checkpoints {
                     && sc.is_spill()
                     && so.spilled.is_scalar()
                     && sc.spilled.is_scalar()
-                    && so.spilled != sc.spilled
+                    && !same_reg(&so.spilled, &sc.spilled)
                 {
                     sc.spilled = RegState::unknown();
                 }
@@ -244,17 +291,29 @@ impl Checkpoints {
     }
 }
 
-/// Exact equality of the parts that describe values (ids compared through a mapping).
+/// Equal registers, precision marks aside.
+fn same_reg(a: &RegState, b: &RegState) -> bool {
+    let mut b = *b;
+    b.precise = a.precise;
+    *a == b
+}
+
+/// Exact equality of the parts that describe values, precision marks aside.
 fn same_state(old: &State, cur: &State) -> bool {
     old.frames.len() == cur.frames.len()
         && old.refs.len() == cur.refs.len()
         && old.may_goto_depth == cur.may_goto_depth
         && old.callback_unroll_depth == cur.callback_unroll_depth
-        && old
-            .frames
-            .iter()
-            .zip(&cur.frames)
-            .all(|(a, b)| a.regs == b.regs && a.stack == b.stack && a.callsite == b.callsite)
+        && old.frames.iter().zip(&cur.frames).all(|(a, b)| {
+            a.callsite == b.callsite
+                && a.regs.iter().zip(&b.regs).all(|(x, y)| same_reg(x, y))
+                && a.stack.slots.len() == b.stack.slots.len()
+                && a.stack
+                    .slots
+                    .iter()
+                    .zip(&b.stack.slots)
+                    .all(|(x, y)| x.bytes == y.bytes && same_reg(&x.spilled, &y.spilled))
+        })
 }
 
 /// Bijective id mapping between an old and a current state.
@@ -325,9 +384,13 @@ fn range_within(old: &RegState, cur: &RegState) -> bool {
         && tnum_in(o.var_off, c.var_off)
 }
 
-/// Every concrete value `cur` may hold, `old` may hold too.
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+/// Every concrete value `cur` may hold, `old` may hold too. With `precision`, a scalar
+/// `old` never needed exactly matches any scalar.
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, precision: bool) -> bool {
     if old.ty == RegType::NotInit {
+        return true;
+    }
+    if precision && old.ty == RegType::Scalar && cur.ty == RegType::Scalar && !old.precise {
         return true;
     }
     if old.ty != cur.ty || old.flags != cur.flags {
@@ -367,7 +430,7 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
-fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap) -> bool {
+fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, precision: bool) -> bool {
     for (spi, os) in old.stack.slots.iter().enumerate() {
         let cs = cur.stack.slots.get(spi);
         for b in 0..8 {
@@ -394,7 +457,7 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap) -> bool {
             let Some(cs) = cs else {
                 return false;
             };
-            if !cs.is_spill() || !regsafe(&os.spilled, &cs.spilled, ids) {
+            if !cs.is_spill() || !regsafe(&os.spilled, &cs.spilled, ids, precision) {
                 return false;
             }
         }
@@ -410,6 +473,12 @@ pub fn includes(old: &State, cur: &State) -> bool {
 /// `cur` is included in `old`, ignoring the innermost frame's registers outside `live`
 /// (registers no continuation reads).
 pub fn includes_live(old: &State, cur: &State, live: u16) -> bool {
+    includes_with(old, cur, live, false)
+}
+
+/// [`includes_live`]; with `precision`, `old`'s imprecise scalars match any scalar (only
+/// for finished checkpoints, whose precision marks are complete).
+pub fn includes_with(old: &State, cur: &State, live: u16, precision: bool) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -428,11 +497,11 @@ pub fn includes_live(old: &State, cur: &State, live: u16) -> bool {
             if mask & (1 << i) == 0 {
                 continue;
             }
-            if !regsafe(ro, rc, &mut ids) {
+            if !regsafe(ro, rc, &mut ids, precision) {
                 return false;
             }
         }
-        if !stacksafe(o, c, &mut ids) {
+        if !stacksafe(o, c, &mut ids, precision) {
             return false;
         }
     }

@@ -64,9 +64,24 @@ pub struct State {
     /// Callback bodies entered on this path (`callback_unroll_depth`): two visits of one
     /// instruction in different callback iterations are not an infinite loop.
     pub callback_unroll_depth: u32,
+    /// Instructions executed since the last checkpoint (for precision backtracking).
+    pub hist: Vec<crate::precision::Hist>,
+    /// The history since the last checkpoint outgrew [`crate::precision::HIST_MAX`].
+    pub hist_overflow: bool,
 }
 
 impl State {
+    /// Appends one executed instruction to the history (or notes that it overflowed).
+    pub fn record(&mut self, h: crate::precision::Hist) {
+        if self.hist.len() >= crate::precision::HIST_MAX {
+            self.hist = Vec::new();
+            self.hist_overflow = true;
+        }
+        if !self.hist_overflow {
+            self.hist.push(h);
+        }
+    }
+
     /// The entry state of the main program: R1 = ctx, R10 = fp.
     pub fn entry() -> State {
         let mut f = Frame::new(0, 0, None);
@@ -77,6 +92,8 @@ impl State {
             next_id: 1,
             may_goto_depth: 0,
             callback_unroll_depth: 0,
+            hist: Vec::new(),
+            hist_overflow: false,
         }
     }
 

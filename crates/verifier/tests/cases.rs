@@ -17,6 +17,7 @@ fn ours(c: &Case) -> Verdict {
     env.expected_attach_type = c.expected_attach_type;
     env.sleepable = c.prog_flags & SLEEPABLE != 0;
     env.strict_alignment = c.prog_flags & 1 != 0;
+    env.test_state_freq = c.prog_flags & (1 << 3) != 0;
     env.log_level = 1;
     if !c.funcs.is_empty() {
         // The same BTF the kernel gets, read back as the loader reads an object's.
