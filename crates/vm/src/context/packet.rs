@@ -131,6 +131,13 @@ impl Packet {
         (off >= self.meta && stop <= self.end).then_some(off..stop)
     }
 
+    /// The accessible window (`data_meta..data_end`): its address and bytes. Helpers that
+    /// move the data (adjust head or tail, change the tail, push a VLAN tag, ...) move the
+    /// window and may reallocate the buffer.
+    pub fn window_mut(&mut self) -> (u64, &mut [u8]) {
+        (Packet::addr(self.meta), &mut self.buf[self.meta..self.end])
+    }
+
     /// `len` accessible bytes at `addr`.
     pub(crate) fn bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
         self.range(addr, len).map(|r| &self.buf[r])
