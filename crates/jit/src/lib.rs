@@ -82,6 +82,7 @@ mod backend;
 mod dump;
 mod engine;
 mod error;
+mod kernel;
 mod liveness;
 mod lower;
 mod memory;

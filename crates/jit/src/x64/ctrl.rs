@@ -300,4 +300,53 @@ impl Gen<'_> {
         }
         Ok(())
     }
+
+    /// The callback entry (see `MachineCode::callback_entry`): `fn(ctx, target) -> Exit`.
+    /// It saves every callee-saved register, then the context's entry stack pointer and
+    /// error epilogue, and points them at its own frame and epilogue, so an error inside
+    /// the callback returns here (status 1) instead of unwinding the helper that called it.
+    pub(super) fn callback_entry(&mut self) -> Result<CodeLabel, IcedError> {
+        let mut entry = self.a.create_label();
+        let mut pops = self.a.create_label();
+        const SAVED: [AsmRegister64; 6] = [rbp, rbx, r12, r13, r14, r15];
+        self.bind(&mut entry)?;
+        for r in SAVED {
+            self.a.push(r)?;
+        }
+        self.a.mov(CTX, rdi)?;
+        self.a.push(ctx(off::ENTRY_RSP))?;
+        self.a.push(ctx(off::EXIT_POPS))?;
+        // Eight pushes: the stack is as at entry (16n + 8); one more slot aligns the call.
+        self.a.sub(rsp, 8)?;
+        self.a.mov(ctx(off::ENTRY_RSP), rsp)?;
+        self.a.lea(r11, ptr(pops))?;
+        self.a.mov(ctx(off::EXIT_POPS), r11)?;
+        self.a.mov(r11, rsi)?;
+        if self.opts.checked {
+            self.a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
+        for (i, r) in ARGS.iter().enumerate() {
+            self.a.mov(*r, ctx(off::REGS + 8 * (i as i32 + 1)))?;
+        }
+        self.a.mov(rbp, ctx(off::REGS + 80))?;
+        for r in [eax, ebx, r13d, r14d, r15d] {
+            self.a.xor(r, r)?;
+        }
+        self.a.call(r11)?;
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        self.a.mov(rdx, rax)?;
+        self.a.xor(eax, eax)?;
+        // The error exit arrives here with rsp = the saved entry stack pointer, eax = 1.
+        self.bind(&mut pops)?;
+        self.a.add(rsp, 8)?;
+        self.a.pop(ctx(off::EXIT_POPS))?;
+        self.a.pop(ctx(off::ENTRY_RSP))?;
+        for r in SAVED.iter().rev() {
+            self.a.pop(*r)?;
+        }
+        self.a.ret()?;
+        Ok(entry)
+    }
 }
