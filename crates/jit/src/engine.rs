@@ -42,6 +42,15 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+impl From<Vm> for Engine {
+    /// The interpreter `vm` (with its programs, maps, helpers and environment) as an engine.
+    fn from(vm: Vm) -> Engine {
+        Engine {
+            inner: Inner::Interpreter(Box::new(vm)),
+        }
+    }
+}
+
 impl Engine {
     /// Prepares `prog` for `kind`. [`EngineKind::JitUnchecked`] falls back to the checked
     /// JIT here; use [`Engine::new_unchecked`] for it.
