@@ -43,6 +43,9 @@ pub struct CodeEnv {
     /// `extern "sysv64" fn(ctx, addr, size, write) -> host address or 0` (it finds packet
     /// and map memory; see `kernel.rs`).
     pub resolve: u64,
+    /// The function LD_ABS/LD_IND call, `extern "sysv64" fn(ctx, offset, size) -> (status,
+    /// value)`: status 0 with the value, 1 out of bounds, 2 without a packet.
+    pub ld_abs: u64,
 }
 
 /// Generated machine code and the maps the run time and the disassembly need.

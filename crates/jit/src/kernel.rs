@@ -175,6 +175,25 @@ fn resolve_in(ctx: &mut RunCtx, addr: u64, size: u64, write: bool) -> u64 {
     0
 }
 
+/// LD_ABS/LD_IND for generated code: `size` big-endian bytes at `offset` of the run's
+/// packet, by the interpreter's rules. Returns (0, value), (1, 0) out of bounds, or (2, 0)
+/// when the run has no packet.
+pub(crate) extern "sysv64" fn ld_abs(ctx: *mut RunCtx, offset: u64, size: u64) -> Exit {
+    // SAFETY: generated code passes the context of the run in progress; `kernel` is null or
+    // the run's kernel state, and its `packet` null or the run's packet, lent for the run
+    // and not referenced elsewhere while the generated code runs.
+    let packet = unsafe {
+        ctx.as_ref()
+            .and_then(|c| c.kernel.as_ref())
+            .and_then(|k| k.packet.as_ref())
+    };
+    match packet.map(|p| p.ld_abs(offset as u32 as i32, size as usize)) {
+        Some(Some(v)) => Exit { status: 0, r0: v },
+        Some(None) => Exit { status: 1, r0: 0 },
+        None => Exit { status: 2, r0: 0 },
+    }
+}
+
 /// Fills the next dynamic entry with `len` bytes at virtual `base`, host `host`; returns the
 /// host address of `addr`.
 fn cache(
@@ -311,7 +330,7 @@ impl Host<'_> {
         let (prog, low) = ((off >> 32) as usize, off & 0xffff_ffff);
         let u = *self.kernel().units.get(prog)?;
         let t = (low / 8) as usize;
-        if low % 8 != 0 || t >= u.len.saturating_sub(1) {
+        if !low.is_multiple_of(8) || t >= u.len.saturating_sub(1) {
             return None;
         }
         // SAFETY: `offsets` points at the unit's `len` instruction offsets, owned by the
@@ -344,7 +363,7 @@ impl CallbackHost for Host<'_> {
         // SAFETY: the run's kernel state, only read here.
         let units = unsafe { &(*self.ctx.kernel).units };
         func >= FUNC_BASE
-            && off % 8 == 0
+            && off.is_multiple_of(8)
             && units
                 .get((off >> 32) as usize)
                 .is_some_and(|u| (((off & 0xffff_ffff) / 8) as usize) < u.len.saturating_sub(1))

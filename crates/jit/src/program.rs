@@ -202,6 +202,7 @@ impl JitProgram {
             program,
             map_table: map_table.as_ptr() as u64,
             resolve: crate::kernel::resolve as *const () as u64,
+            ld_abs: crate::kernel::ld_abs as *const () as u64,
         };
         let machine = Native::compile(&lowered, &CodegenOptions { checked, direct }, &env)?;
         let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;

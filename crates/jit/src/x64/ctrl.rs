@@ -3,7 +3,7 @@
 //! trampoline and afterwards jumps where it says), and bpf-to-bpf calls (R6–R9 saved on the
 //! native stack, R10 moved to the next frame, at most eight frames).
 
-use bpfvet_isa::{Cond, Insn, Reg, Src, Width};
+use bpfvet_isa::{Cond, Insn, Reg, Size, Src, Width};
 use iced_x86::code_asm::*;
 
 use super::{BUDGET, CTX, Gen, Res, Stub, ctx, d, q};
@@ -348,5 +348,57 @@ impl Gen<'_> {
         }
         self.a.ret()?;
         Ok(entry)
+    }
+
+    /// LD_ABS (`src` None) and LD_IND: R0 = the big-endian `size` bytes at the offset of the
+    /// run's packet, read by the interpreter's code through `CodeEnv::ld_abs`; out of
+    /// bounds, the function returns 0 (as the kernel's rewrite does); without a packet the
+    /// run fails. R1–R5 are kept, as the interpreter keeps them.
+    pub(super) fn ld_abs(&mut self, i: usize, size: Size, src: Option<Reg>, imm: i32) -> Res {
+        let bytes: u32 = match size {
+            Size::B => 1,
+            Size::H => 2,
+            Size::W => 4,
+            Size::DW => 8,
+        };
+        // The offset is the low 32 bits of src + imm.
+        match src {
+            Some(s) => {
+                self.a.mov(r11d, d(s))?;
+                self.a.add(r11d, imm)?;
+            }
+            None => self.a.mov(r11d, imm as u32)?,
+        }
+        for r in ARGS {
+            self.a.push(r)?;
+        }
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        self.a.mov(rdi, CTX)?;
+        self.a.mov(esi, r11d)?;
+        self.a.mov(edx, bytes)?;
+        self.a.mov(rax, self.env.ld_abs)?;
+        self.a.call(rax)?;
+        if self.opts.checked {
+            self.a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
+        self.a.mov(r10, rdx)?;
+        self.a.mov(r11, rax)?;
+        for r in ARGS.iter().rev() {
+            self.a.pop(*r)?;
+        }
+        let mut ok = self.a.create_label();
+        let fail = self.fail_stub(kind::INSN, i);
+        self.a.test(r11, r11)?;
+        self.a.je(ok)?;
+        self.a.cmp(r11, 1)?;
+        self.a.jne(fail)?;
+        // Out of bounds: return 0 from the function, as `exit` does.
+        self.a.xor(eax, eax)?;
+        self.transfer_check()?;
+        self.a.ret()?;
+        self.bind(&mut ok)?;
+        self.a.mov(rax, r10)
     }
 }

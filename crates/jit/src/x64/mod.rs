@@ -546,10 +546,10 @@ impl<'p> Gen<'p> {
                 self.transfer_check()?;
                 self.a.ret()
             }
+            Insn::LdAbs { size, imm } => self.ld_abs(i, size, None, imm),
+            Insn::LdInd { size, src, imm } => self.ld_abs(i, size, Some(src), imm),
             Insn::LdImm64 { .. }
             | Insn::Call(bpfvet_isa::CallKind::Kfunc { .. })
-            | Insn::LdAbs { .. }
-            | Insn::LdInd { .. }
             | Insn::AddrSpaceCast { .. } => {
                 let stub = self.fail_stub(kind::INSN, i);
                 self.a.jmp(stub)

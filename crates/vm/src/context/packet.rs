@@ -163,7 +163,7 @@ impl Packet {
     /// `offset` from the data, big-endian; negative offsets from `SKF_NET_OFF` and
     /// `SKF_LL_OFF` count from the network and MAC headers. `None` when out of bounds (the
     /// program then returns 0).
-    pub(crate) fn ld_abs(&self, offset: i32, size: usize) -> Option<u64> {
+    pub fn ld_abs(&self, offset: i32, size: usize) -> Option<u64> {
         const SKF_NET_OFF: i32 = -0x10_0000;
         const SKF_LL_OFF: i32 = -0x20_0000;
         let base = self.data as i64;
