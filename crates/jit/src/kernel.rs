@@ -287,21 +287,17 @@ fn with_memory<R>(
     frames: usize,
     f: impl FnOnce(&mut ForeignMemory<'_>, &mut Env) -> R,
 ) -> Result<R, VmError> {
-    let regions = k
-        .regions
-        .iter()
-        .map(|m| MemRegion {
-            base: m.base,
-            // SAFETY: `host` and `len` describe a slice the caller of the run lent mutably
-            // for the run (`RegionMeta` is made from it at the start); the generated code is
-            // suspended in this helper call, so this is the only reference to it until the
-            // helper returns, and it is dropped before that.
-            data: unsafe { std::slice::from_raw_parts_mut(m.host, m.len) },
-            writable: m.writable,
-            kind: m.kind,
-            name: m.name.clone(),
-        })
-        .collect();
+    let regions = k.regions.iter().map(|m| MemRegion {
+        base: m.base,
+        // SAFETY: `host` and `len` describe a slice the caller of the run lent mutably
+        // for the run (`RegionMeta` is made from it at the start); the generated code is
+        // suspended in this helper call, so this is the only reference to it until the
+        // helper returns, and it is dropped before that.
+        data: unsafe { std::slice::from_raw_parts_mut(m.host, m.len) },
+        writable: m.writable,
+        kind: m.kind,
+        name: m.name.clone(),
+    });
     // SAFETY: the program's stack area of `STACK_AREA` bytes, not referenced elsewhere while
     // the generated code is suspended in this call.
     let stack = unsafe { std::slice::from_raw_parts_mut(k.stack, STACK_AREA) };

@@ -71,10 +71,11 @@ impl Unit {
 ///
 /// Like the interpreter's [`Vm`](bpfvet_vm::Vm), a `JitProgram` is a set of programs
 /// (program 0 runs; [`JitProgram::add_program`] adds tail-call targets) with maps
-/// ([`JitProgram::set_maps`]): LD_IMM64 map references give map pointers, and with
-/// [`JitProgram::enable_kernel_helpers`] helper 12 is `bpf_tail_call` with the interpreter's
-/// semantics (at most 33 per run). The JIT gives programs no map value memory: an LD_IMM64
-/// of a map value fails, and of the other kernel helpers none is available.
+/// ([`JitProgram::set_maps`]): LD_IMM64 map references give map pointers (or value
+/// addresses), and with [`JitProgram::enable_kernel_helpers`] helper 12 is `bpf_tail_call`
+/// with the interpreter's semantics (at most 33 per run). In checked mode map values and
+/// packets are memory and every kernel helper is the interpreter's, as under
+/// [`Vm`](bpfvet_vm::Vm); the unchecked mode has only `bpf_tail_call`.
 pub struct JitProgram {
     /// Program 0 and the tail-call targets.
     units: Vec<Unit>,
@@ -105,6 +106,9 @@ pub struct JitProgram {
     direct: bool,
     /// Cached [`JitProgram::needs_set_state`].
     set_state: bool,
+    /// The units' map tables may not match the maps (set, taken or lent mutably since the
+    /// last run, or programs added).
+    map_tables_stale: bool,
     /// The environment the kernel helpers see (clock, CPU, task, trace output).
     env: Env,
     /// Checked mode: what kernel helpers and the memory resolver work on during a run.
@@ -167,6 +171,7 @@ impl JitProgram {
             table_fixed: None,
             direct: false,
             set_state: false,
+            map_tables_stale: true,
             env: Env::new(),
             kernel: Box::new(KernelRun::new()),
         };
@@ -268,6 +273,7 @@ impl JitProgram {
         self.mains.push(unit.main());
         self.units.push(unit);
         self.set_state = self.needs_set_state();
+        self.map_tables_stale = true;
         Ok(index)
     }
 
@@ -281,6 +287,7 @@ impl JitProgram {
     pub fn set_maps(&mut self, maps: Maps) -> Option<Maps> {
         let old = self.maps.replace(maps);
         self.set_state = self.needs_set_state();
+        self.map_tables_stale = true;
         old
     }
 
@@ -291,6 +298,7 @@ impl JitProgram {
 
     /// The set's maps, to read or fill between runs.
     pub fn maps_mut(&mut self) -> Option<&mut Maps> {
+        self.map_tables_stale = true;
         self.maps.as_mut()
     }
 
@@ -298,6 +306,7 @@ impl JitProgram {
     pub fn take_maps(&mut self) -> Option<Maps> {
         let maps = self.maps.take();
         self.set_state = self.needs_set_state();
+        self.map_tables_stale = true;
         maps
     }
 
@@ -325,10 +334,13 @@ impl JitProgram {
     /// Sets up the context and map tables for tail calls and map references.
     fn prepare_set(&mut self) {
         let maps = self.maps.as_ref();
-        for u in &mut self.units {
-            for (slot, &i) in u.map_table.iter_mut().zip(&u.lowered.map_refs) {
-                *slot = map_value(maps, &u.lowered.insns[i]).unwrap_or(0);
+        if self.map_tables_stale {
+            for u in &mut self.units {
+                for (slot, &i) in u.map_table.iter_mut().zip(&u.lowered.map_refs) {
+                    *slot = map_value(maps, &u.lowered.insns[i]).unwrap_or(0);
+                }
             }
+            self.map_tables_stale = false;
         }
         let ctx = &mut *self.ctx;
         ctx.maps = maps.map_or(std::ptr::null(), |m| m as *const Maps);

@@ -1,7 +1,8 @@
 //! Memory regions on the JIT side: the same validation as the interpreter (no overflow, no
 //! overlap with each other or the stack area, with the same messages), the region table of
 //! checked mode (the dynamic entries that cache packet and map memory, the caller regions,
-//! then the eight stack frames at the interpreter's virtual addresses), and the errors of failed accesses, built as the interpreter builds them.
+//! then the eight stack frames at the interpreter's virtual addresses), and the errors of
+//! failed accesses in unchecked runs (checked runs ask the interpreter's memory).
 
 use bpfvet_vm::{
     Access, MAX_CALL_FRAMES, MemRegion, RegionInfo, STACK_BASE, STACK_SIZE, VmError, stack_base,

@@ -57,7 +57,7 @@ impl<'m> ForeignMemory<'m> {
     /// `i` at `stack_base(i)`) with frames `0..frames` live, and the run's maps and packet.
     /// Fails as the interpreter's run set-up does for overlapping regions.
     pub fn new(
-        regions: Vec<MemRegion<'m>>,
+        regions: impl IntoIterator<Item = MemRegion<'m>>,
         stack: &'m mut [u8],
         frames: usize,
         maps: Option<&'m mut Maps>,
