@@ -64,7 +64,6 @@ pub(crate) struct UnitFuncs {
 /// What kernel helpers and the memory resolver work on during one checked run. Owned by the
 /// `JitProgram` (boxed, so its address is stable); the pointers are set before each run and
 /// are valid until it ends.
-#[derive(Debug)]
 pub(crate) struct KernelRun {
     pub env: *mut Env,
     /// Null without maps.
@@ -81,6 +80,10 @@ pub(crate) struct KernelRun {
     pub helpers: bool,
     /// The dynamic entry the next resolution fills.
     next_dyn: usize,
+    /// The run's memory as the VM sees it, made from the pointers above on first use and
+    /// dropped by `JitProgram::run_checked` as soon as the generated code returns (its
+    /// `'static` is a lie the run's end makes true: nothing keeps it past the run).
+    pub mem: Option<ForeignMemory<'static>>,
 }
 
 impl KernelRun {
@@ -94,6 +97,7 @@ impl KernelRun {
             units: Vec::new(),
             helpers: false,
             next_dyn: 0,
+            mem: None,
         }
     }
 }
@@ -147,32 +151,58 @@ fn resolve_in(ctx: &mut RunCtx, addr: u64, size: u64, write: bool) -> u64 {
             .and_then(|off| off.checked_add(size))
             .is_some_and(|end| end <= len as u64)
     };
-    // SAFETY: `packet` is null or the run's packet, lent to the run by its caller and not
-    // referenced elsewhere while the generated code runs (helpers make their own borrows
-    // only inside helper calls, never across this one).
-    if let Some(p) = unsafe { k.packet.as_mut() } {
+    let Ok(mem) = memory(k) else {
+        return 0;
+    };
+    let mut found = None;
+    if let Some(p) = mem.packet_mut() {
         let (base, bytes) = p.window_mut();
         if fits(base, bytes.len()) {
-            return cache(ctx, k, base, bytes.as_mut_ptr(), bytes.len(), true, addr);
+            found = Some((base, bytes.as_mut_ptr(), bytes.len(), true));
         }
     }
-    // SAFETY: as for the packet: the run's maps, owned by the program and lent to the run.
-    if let Some(m) = unsafe { k.maps.as_mut() }
+    if found.is_none()
+        && let Some(m) = mem.maps_mut()
         && let Some((base, bytes, writable)) = m.element_span(addr)
         && fits(base, bytes.len())
         && (writable || !write)
     {
-        return cache(
-            ctx,
-            k,
-            base,
-            bytes.as_mut_ptr(),
-            bytes.len(),
-            writable,
-            addr,
-        );
+        found = Some((base, bytes.as_mut_ptr(), bytes.len(), writable));
     }
-    0
+    match found {
+        Some((base, host, len, writable)) => cache(ctx, k, base, host, len, writable, addr),
+        None => 0,
+    }
+}
+
+/// The run's memory as the VM sees it (made on first use, see [`KernelRun::mem`]).
+fn memory(k: &mut KernelRun) -> Result<&mut ForeignMemory<'static>, VmError> {
+    let mem = match k.mem.take() {
+        Some(m) => m,
+        None => {
+            let regions = k.regions.iter().map(|m| MemRegion {
+                base: m.base,
+                // SAFETY: `host` and `len` describe a slice the caller of the run lent
+                // mutably for the run (`RegionMeta` is made from it at the start), and
+                // `run_checked` drops this memory before that loan ends. Rust code touches the
+                // slice only through this memory, and only while the generated code is
+                // suspended in a call; the generated code's own accesses go through pointers
+                // Rust handed to opaque native code, never at the same time.
+                data: unsafe { std::slice::from_raw_parts_mut(m.host, m.len) },
+                writable: m.writable,
+                kind: m.kind,
+                name: m.name.clone(),
+            });
+            // SAFETY: the program's stack area of `STACK_AREA` bytes, under the same rules as
+            // the regions above.
+            let stack = unsafe { std::slice::from_raw_parts_mut(k.stack, STACK_AREA) };
+            // SAFETY: null or the run's maps and packet (owned by the program or lent by the
+            // caller for the run), under the same rules as the regions above.
+            let (maps, packet) = unsafe { (k.maps.as_mut(), k.packet.as_mut()) };
+            ForeignMemory::new(regions, stack, 1, maps, packet)?
+        }
+    };
+    Ok(k.mem.insert(mem))
 }
 
 /// LD_ABS/LD_IND for generated code: `size` big-endian bytes at `offset` of the run's
@@ -180,13 +210,9 @@ fn resolve_in(ctx: &mut RunCtx, addr: u64, size: u64, write: bool) -> u64 {
 /// when the run has no packet.
 pub(crate) extern "sysv64" fn ld_abs(ctx: *mut RunCtx, offset: u64, size: u64) -> Exit {
     // SAFETY: generated code passes the context of the run in progress; `kernel` is null or
-    // the run's kernel state, and its `packet` null or the run's packet, lent for the run
-    // and not referenced elsewhere while the generated code runs.
-    let packet = unsafe {
-        ctx.as_ref()
-            .and_then(|c| c.kernel.as_ref())
-            .and_then(|k| k.packet.as_ref())
-    };
+    // the run's kernel state, which nothing else references while the generated code runs.
+    let k = unsafe { ctx.as_ref().and_then(|c| c.kernel.as_mut()) };
+    let packet = k.and_then(|k| memory(k).ok()).and_then(|m| m.packet_mut());
     match packet.map(|p| p.ld_abs(offset as u32 as i32, size as usize)) {
         Some(Some(v)) => Exit { status: 0, r0: v },
         Some(None) => Exit { status: 1, r0: 0 },
@@ -281,31 +307,18 @@ fn dispatch(ctx: &mut RunCtx, id: u64, args: [u64; 5]) -> Result<u64, VmError> {
     }
 }
 
-/// Lends the run's buffers to the VM as a [`ForeignMemory`] with `frames` live stack frames.
+/// The run's memory as the VM sees it, with `frames` live stack frames, and the environment.
 fn with_memory<R>(
     k: &mut KernelRun,
     frames: usize,
     f: impl FnOnce(&mut ForeignMemory<'_>, &mut Env) -> R,
 ) -> Result<R, VmError> {
-    let regions = k.regions.iter().map(|m| MemRegion {
-        base: m.base,
-        // SAFETY: `host` and `len` describe a slice the caller of the run lent mutably
-        // for the run (`RegionMeta` is made from it at the start); the generated code is
-        // suspended in this helper call, so this is the only reference to it until the
-        // helper returns, and it is dropped before that.
-        data: unsafe { std::slice::from_raw_parts_mut(m.host, m.len) },
-        writable: m.writable,
-        kind: m.kind,
-        name: m.name.clone(),
-    });
-    // SAFETY: the program's stack area of `STACK_AREA` bytes, not referenced elsewhere while
-    // the generated code is suspended in this call.
-    let stack = unsafe { std::slice::from_raw_parts_mut(k.stack, STACK_AREA) };
-    // SAFETY: null or the run's maps, packet and environment, owned by the program or lent
-    // by the caller for the run, and referenced nowhere else during the helper call.
-    let (maps, packet, env) = unsafe { (k.maps.as_mut(), k.packet.as_mut(), &mut *k.env) };
-    let mut mem = ForeignMemory::new(regions, stack, frames, maps, packet)?;
-    Ok(f(&mut mem, env))
+    // SAFETY: the run's environment, owned by the program and referenced nowhere else while
+    // Rust code runs for the helper call.
+    let env = unsafe { &mut *k.env };
+    let mem = memory(k)?;
+    mem.set_frames(frames);
+    Ok(f(mem, env))
 }
 
 /// The JIT as the VM's [`CallbackHost`]: callbacks run the generated code of the function.
@@ -338,9 +351,8 @@ impl Host<'_> {
 
 impl CallbackHost for Host<'_> {
     fn maps(&mut self) -> Option<&mut Maps> {
-        // SAFETY: null or the run's maps; the returned borrow ends before any callback runs
-        // (both take `&mut self`).
-        unsafe { self.kernel().maps.as_mut() }
+        // The returned borrow ends before any callback runs (both take `&mut self`).
+        memory(self.kernel()).ok()?.maps_mut()
     }
 
     fn cpu(&self) -> usize {

@@ -585,6 +585,8 @@ impl JitProgram {
         ctx.max_live = ctx.live_end;
         let exit = Self::enter(entry, ctx);
         ctx.kernel = std::ptr::null_mut();
+        // The VM's view of the run's buffers must not outlive the run.
+        self.kernel.mem = None;
         self.kernel.packet = std::ptr::null_mut();
         let frames_of = |end: u64| ((end - base) / entry_size) as usize - DYN_ENTRIES - fixed;
         self.dirty_frames = frames_of(ctx.max_live);
@@ -630,6 +632,7 @@ impl JitProgram {
     /// Points the kernel state at this run's buffers.
     fn set_kernel(&mut self, regions: &mut [MemRegion<'_>], packet: *mut Packet, stack: *mut u8) {
         let k = &mut *self.kernel;
+        k.mem = None;
         k.env = &mut self.env;
         k.maps = self
             .maps

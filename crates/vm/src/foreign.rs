@@ -50,6 +50,8 @@ pub fn kernel_helper(id: u64) -> KernelHelper {
 /// A run's memory as the interpreter would see it, made from another engine's buffers.
 pub struct ForeignMemory<'m> {
     mem: Memory<'m>,
+    /// Number of caller regions (the stack regions follow).
+    fixed: usize,
 }
 
 impl<'m> ForeignMemory<'m> {
@@ -73,6 +75,7 @@ impl<'m> ForeignMemory<'m> {
             });
         }
         let mut mem = Memory::new(regions, stack)?;
+        let fixed = mem.live_regions() - 1;
         for _ in 1..frames.clamp(1, MAX_CALL_FRAMES) {
             mem.push_frame();
         }
@@ -82,7 +85,29 @@ impl<'m> ForeignMemory<'m> {
         if let Some(packet) = packet {
             mem.attach_packet(packet)?;
         }
-        Ok(ForeignMemory { mem })
+        Ok(ForeignMemory { mem, fixed })
+    }
+
+    /// Makes the stacks of frames `0..frames` (at least one) the live ones, as the engine's
+    /// calls and returns change them.
+    pub fn set_frames(&mut self, frames: usize) {
+        let want = self.fixed + frames.clamp(1, MAX_CALL_FRAMES);
+        while self.mem.live_regions() < want {
+            self.mem.push_frame();
+        }
+        while self.mem.live_regions() > want {
+            self.mem.pop_frame();
+        }
+    }
+
+    /// The maps of the run.
+    pub fn maps_mut(&mut self) -> Option<&mut Maps> {
+        self.mem.maps.as_deref_mut()
+    }
+
+    /// The packet of the run.
+    pub fn packet_mut(&mut self) -> Option<&mut Packet> {
+        self.mem.packet.as_deref_mut()
     }
 
     /// Runs kernel helper `id` (one that [`kernel_helper`] calls [`KernelHelper::Plain`])

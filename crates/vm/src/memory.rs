@@ -280,6 +280,11 @@ impl<'m> Memory<'m> {
         Ok(())
     }
 
+    /// Number of live regions (the caller's, then the stacks of the frames in progress).
+    pub fn live_regions(&self) -> usize {
+        self.live
+    }
+
     /// Makes the stack of one more frame live.
     #[inline]
     pub fn push_frame(&mut self) {
