@@ -80,6 +80,8 @@ pub(crate) struct KernelRun {
     pub helpers: bool,
     /// The dynamic entry the next resolution fills.
     next_dyn: usize,
+    /// The dynamic entries filled since they were last emptied, one bit each.
+    pub dyn_filled: u8,
     /// The run's memory as the VM sees it, made from the pointers above on first use and
     /// dropped by `JitProgram::run_checked` as soon as the generated code returns (its
     /// `'static` is a lie the run's end makes true: nothing keeps it past the run).
@@ -97,6 +99,7 @@ impl KernelRun {
             units: Vec::new(),
             helpers: false,
             next_dyn: 0,
+            dyn_filled: 0,
             mem: None,
         }
     }
@@ -112,15 +115,19 @@ pub(crate) fn empty_entry() -> RegionEntry {
     }
 }
 
-/// Empties the dynamic entries of the table at `ctx.regions`.
+/// Empties the dynamic entries of the table at `ctx.regions` that the resolver filled.
 fn forget_dynamic(ctx: &mut RunCtx) {
+    // SAFETY: `kernel_call` checked the pointer: the run's kernel state, referenced nowhere
+    // else while Rust code runs for the call.
+    let k = unsafe { &mut *ctx.kernel };
     let table = ctx.regions as *mut RegionEntry;
-    for i in 0..DYN_ENTRIES {
+    for i in (0..DYN_ENTRIES).filter(|i| k.dyn_filled & (1 << i) != 0) {
         // SAFETY: in a checked run with kernel state the table at `ctx.regions` starts with
         // `DYN_ENTRIES` dynamic entries (`JitProgram::run_checked` builds it so); the
         // generated code is suspended in a call, so nothing reads them meanwhile.
         unsafe { table.add(i).write(empty_entry()) };
     }
+    k.dyn_filled = 0;
 }
 
 /// Stack frames live in the run (from the table's live end).
@@ -233,6 +240,7 @@ fn cache(
 ) -> u64 {
     let i = k.next_dyn;
     k.next_dyn = (i + 1) % DYN_ENTRIES;
+    k.dyn_filled |= 1 << i;
     let entry = regions::entry(base, len as u64, writable, host as u64);
     let slot = ctx.regions + (i * REGION_ENTRY_SIZE as usize) as u64;
     // SAFETY: as in `forget_dynamic`: entry `i < DYN_ENTRIES` of the run's table.

@@ -633,6 +633,8 @@ impl JitProgram {
     fn set_kernel(&mut self, regions: &mut [MemRegion<'_>], packet: *mut Packet, stack: *mut u8) {
         let k = &mut *self.kernel;
         k.mem = None;
+        // `regions::table`/`update` emptied the dynamic entries.
+        k.dyn_filled = 0;
         k.env = &mut self.env;
         k.maps = self
             .maps
