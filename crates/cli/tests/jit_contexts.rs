@@ -234,3 +234,67 @@ fn pcap_runs_agree_under_json() {
     assert_eq!(s["retvals"].as_object().unwrap().len(), 3, "{s}");
     assert!(outs[0].2.contains("\"counters\""));
 }
+
+/// The test-run mode's `--json` (`retval`, `data_out_hex`) and `--dump-maps` with and
+/// without `--jit`, for every packet; `--unchecked` refuses contexts.
+#[test]
+fn test_run_json_agrees_for_every_packet() {
+    if !bpfvet_jit::available() {
+        eprintln!("skipped: no JIT on this host");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bpfvet-jittr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = common::fixtures()
+        .join("tc_rewrite.o")
+        .display()
+        .to_string();
+    let run = |data: &str, extra: &[&str]| {
+        let mut args = vec!["run", &fixture, "--data-in", data, "--json", "--dump-maps"];
+        args.extend(extra);
+        Command::new(env!("CARGO_BIN_EXE_bpfvet"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let (mut changed, mut ran) = (0, 0);
+    for (i, (_, frame)) in packets::all().into_iter().enumerate() {
+        let data = dir.join(format!("{i}.bin"));
+        std::fs::write(&data, &frame).unwrap();
+        let data = data.display().to_string();
+        let mut outs = Vec::new();
+        for extra in [&[][..], &["--jit"][..]] {
+            let o = run(&data, extra);
+            if !o.status.success() {
+                // A frame the context builder refuses: the same error either way.
+                outs.push((
+                    o.status.code().into(),
+                    String::from_utf8(o.stderr).unwrap().into(),
+                    serde_json::Value::Null,
+                ));
+                continue;
+            }
+            let text = String::from_utf8(o.stdout).unwrap();
+            let mut lines = text.lines();
+            let summary: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+            let maps: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+            outs.push((
+                summary["retval"].clone(),
+                summary["data_out_hex"].clone(),
+                maps,
+            ));
+        }
+        assert_eq!(outs[0], outs[1], "packet {i}");
+        if outs[0].2.is_null() {
+            continue;
+        }
+        ran += 1;
+        let out = bpfvet_cli::map_json::parse_hex(outs[0].1.as_str().unwrap()).unwrap();
+        changed += usize::from(out != frame);
+    }
+    assert!(ran >= 15 && changed > 0, "{ran} ran, {changed} rewritten");
+    let data = dir.join("0.bin").display().to_string();
+    let o = run(&data, &["--jit", "--unchecked"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--unchecked"));
+}
