@@ -182,6 +182,18 @@ fn resolve_in(ctx: &mut RunCtx, addr: u64, size: u64, write: bool) -> u64 {
     }
 }
 
+/// The maps of a checked run with kernel state, through the VM's view of its memory.
+///
+/// # Safety
+///
+/// `kernel` is null or the run's kernel state, referenced nowhere else while the returned
+/// borrow lives (Rust code running for a call from the generated code).
+pub(crate) unsafe fn run_maps<'a>(kernel: *mut KernelRun) -> Option<&'a Maps> {
+    // SAFETY: the caller's promise.
+    let k = unsafe { kernel.as_mut() }?;
+    memory(k).ok()?.maps_mut().map(|m| &*m)
+}
+
 /// The run's memory as the VM sees it (made on first use, see [`KernelRun::mem`]).
 fn memory(k: &mut KernelRun) -> Result<&mut ForeignMemory<'static>, VmError> {
     let mem = match k.mem.take() {

@@ -525,9 +525,16 @@ fn tail_call(ctx: &mut RunCtx, map: u64, index: u64) -> u64 {
 }
 
 fn tail_target(ctx: &mut RunCtx, map: u64, index: u32) -> Result<Option<u64>, String> {
-    // SAFETY: `maps` is null or points at the program's maps, which the run borrows and does
-    // not touch while generated code (suspended in this call) runs.
-    let maps = unsafe { ctx.maps.as_ref() }.ok_or("the run has no maps")?;
+    // In a checked run the maps are reached through the VM's view of the run's memory (the
+    // one owner of them while the run lasts).
+    // SAFETY: `ctx.kernel` is null or the run's kernel state; this tail-call lookup is the
+    // only Rust code using it until it returns.
+    let maps = match unsafe { crate::kernel::run_maps(ctx.kernel) } {
+        Some(m) => m,
+        // SAFETY: `maps` is null or points at the program's maps, which the run borrows and
+        // does not touch while generated code (suspended in this call) runs.
+        None => unsafe { ctx.maps.as_ref() }.ok_or("the run has no maps")?,
+    };
     let m = maps
         .index_from_ptr(map)
         .ok_or_else(|| format!("{map:#x} is not a map pointer"))?;
