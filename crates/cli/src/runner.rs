@@ -2,7 +2,8 @@
 //! a [`Runner`] — the chosen program first, every other program of the object after it as
 //! a tail-call target, the object's maps created in the VM with their initial contents —
 //! that verifies with bpfvet's verifier, builds contexts as `BPF_PROG_TEST_RUN` does, and
-//! runs on the interpreter with the kernel helpers.
+//! runs with the kernel helpers on the interpreter or, after [`Runner::use_jit`], on the
+//! checked JIT (same helpers, maps and results).
 //!
 //! ```no_run
 //! use bpfvet_cli::runner::Runner;
@@ -19,10 +20,11 @@
 use std::fmt;
 
 use bpfvet_isa::{Program, uapi};
+use bpfvet_jit::{Engine, EngineKind};
 use bpfvet_loader::{BpfObject, MapDef};
 use bpfvet_verifier::{Code, Outcome, VerifyEnv, verify};
 use bpfvet_vm::maps::{MapSpec, MapType, Maps};
-use bpfvet_vm::{Context, ContextError, RunResult, Vm, VmError};
+use bpfvet_vm::{Context, ContextError, Env, RunResult, Vm, VmError};
 
 use crate::commands::verify::map_infos;
 
@@ -40,7 +42,9 @@ impl std::error::Error for RunnerError {}
 
 /// A program ready to verify and run, with its maps and fellow programs.
 pub struct Runner {
-    vm: Vm,
+    engine: Engine,
+    /// The programs by engine index, kept to rebuild the engine.
+    programs: Vec<Program>,
     prog_type: u32,
     /// Program names by VM index (index 0 is the entry program).
     names: Vec<String>,
@@ -153,6 +157,14 @@ impl Runner {
         }
         vm.set_maps(maps);
         vm.enable_kernel_helpers();
+        let mut programs = vec![p.program.clone()];
+        programs.extend(
+            obj.programs
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| i != entry)
+                .map(|(_, o)| o.program.clone()),
+        );
         let mut env = VerifyEnv::new(prog_type);
         env.maps = map_infos(&obj.maps);
         env.gpl_compatible = obj.gpl_compatible();
@@ -176,7 +188,8 @@ impl Runner {
             })
             .collect();
         Ok(Runner {
-            vm,
+            engine: Engine::from(vm),
+            programs,
             prog_type,
             names,
             code: Code::from_program(&p.program),
@@ -192,7 +205,8 @@ impl Runner {
         let mut env = VerifyEnv::new(prog_type);
         env.gpl_compatible = true;
         Ok(Runner {
-            vm,
+            engine: Engine::from(vm),
+            programs: vec![program.clone()],
             prog_type,
             names: vec!["prog".to_string()],
             code: Code::from_program(program),
@@ -225,24 +239,56 @@ impl Runner {
         self.names.iter().position(|n| n == name)
     }
 
-    /// The VM (to register custom helpers, configure the environment, change options).
-    pub fn vm_mut(&mut self) -> &mut Vm {
-        &mut self.vm
+    /// Moves the programs to the checked JIT (compiling every program of the set), keeping
+    /// the maps, the kernel helpers, the environment and the options: runs then give the
+    /// interpreter's results at native speed.
+    pub fn use_jit(&mut self) -> Result<(), RunnerError> {
+        let jit_err = |name: &str, e: bpfvet_jit::JitError| {
+            RunnerError(format!("program {name}: cannot compile for the JIT: {e}"))
+        };
+        let mut engine = Engine::new(&self.programs[0], EngineKind::Jit)
+            .map_err(|e| jit_err(&self.names[0], e))?;
+        for (p, name) in self.programs.iter().zip(&self.names).skip(1) {
+            engine.add_program(p).map_err(|e| jit_err(name, e))?;
+        }
+        if let Some(maps) = self.engine.take_maps() {
+            engine.set_maps(maps);
+        }
+        engine.enable_kernel_helpers();
+        engine.set_options(self.engine.options());
+        *engine.env_mut() = self.engine.env().clone();
+        self.engine = engine;
+        Ok(())
     }
 
-    /// The VM.
-    pub fn vm(&self) -> &Vm {
-        &self.vm
+    /// The engine (to register custom helpers, change options).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The environment helpers see (clock, CPU, task, trace output).
+    pub fn env(&self) -> &Env {
+        self.engine.env()
+    }
+
+    /// The environment, to configure or to collect output from.
+    pub fn env_mut(&mut self) -> &mut Env {
+        self.engine.env_mut()
     }
 
     /// The maps, to read between runs.
     pub fn maps(&self) -> &Maps {
-        self.vm.maps().expect("a runner always has maps")
+        self.engine.maps().expect("a runner always has maps")
     }
 
     /// The maps, to fill between runs.
     pub fn maps_mut(&mut self) -> &mut Maps {
-        self.vm.maps_mut().expect("a runner always has maps")
+        self.engine.maps_mut().expect("a runner always has maps")
     }
 
     /// The context `BPF_PROG_TEST_RUN` would build for this program type.
@@ -252,6 +298,6 @@ impl Runner {
 
     /// Runs the entry program on `ctx`.
     pub fn run(&mut self, ctx: &mut Context) -> Result<RunResult, VmError> {
-        self.vm.run_context(ctx)
+        self.engine.run_context(ctx)
     }
 }

@@ -230,7 +230,7 @@ fn kprobe_counts_and_records_through_the_library() {
     let calls = r.maps().index_of("calls").unwrap();
     let events = r.maps().index_of("events").unwrap();
     for (pid, (fd, count)) in [(10u32, (1u64, 5u64)), (10, (2, 9000)), (20, (1, 7))] {
-        r.vm_mut().env_mut().task.tgid = pid;
+        r.env_mut().task.tgid = pid;
         let mut ctx = Context::kprobe(&[fd, 0xdead_0000, count]).unwrap();
         assert_eq!(r.run(&mut ctx).unwrap().r0, 0);
     }
@@ -244,10 +244,7 @@ fn kprobe_counts_and_records_through_the_library() {
     assert_eq!(rec[4..8], 2u32.to_le_bytes());
     assert_eq!(rec[8..16], 9000u64.to_le_bytes());
     assert_eq!(&rec[16..22], b"bpfvet");
-    assert_eq!(
-        r.vm().env().trace_messages(),
-        ["big write: fd 2, 9000 bytes"]
-    );
+    assert_eq!(r.env().trace_messages(), ["big write: fd 2, 9000 bytes"]);
 }
 
 #[test]

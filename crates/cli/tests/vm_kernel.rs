@@ -426,7 +426,7 @@ fn socket_cgroup_mtu_and_redirect_helpers_match_the_kernel() {
         return;
     };
     let setup = |r: &mut Runner| {
-        let task = &mut r.vm_mut().env_mut().task;
+        let task = &mut r.env_mut().task;
         task.cgroup_id = *cgroups.last().unwrap();
         task.cgroup_ancestors = cgroups.clone();
     };
@@ -488,7 +488,7 @@ fn tunnel_tstamp_xfrm_and_classid_helpers_match_the_kernel() {
             &[],
             Some(&ZERO_SKB),
             tagged_packets(),
-            |r| r.vm_mut().env_mut().task.net_cls_classid = classid,
+            |r| r.env_mut().task.net_cls_classid = classid,
         ) {
             assert!(ran >= 15, "{prog}: {ran}");
         }

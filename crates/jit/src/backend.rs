@@ -39,6 +39,13 @@ pub struct CodeEnv {
     /// The program's map table: one u64 per map reference (`Lowered::map_refs`), the value
     /// the LD_IMM64 gives, or 0 if it fails in this run.
     pub map_table: u64,
+    /// Checked mode: the function a bounds check calls when no live region holds an access,
+    /// `extern "sysv64" fn(ctx, addr, size, write) -> host address or 0` (it finds packet
+    /// and map memory; see `kernel.rs`).
+    pub resolve: u64,
+    /// The function LD_ABS/LD_IND call, `extern "sysv64" fn(ctx, offset, size) -> (status,
+    /// value)`: status 0 with the value, 1 out of bounds, 2 without a packet.
+    pub ld_abs: u64,
 }
 
 /// Generated machine code and the maps the run time and the disassembly need.
@@ -61,6 +68,11 @@ pub struct MachineCode {
     pub exit_pops: usize,
     /// Whether the entries are direct (see [`CodegenOptions::direct`]).
     pub direct: bool,
+    /// Offset of the callback entry, `fn(*mut RunCtx, target) -> Exit` (not for direct
+    /// entries): runs the function whose code starts at address `target` with R1–R5 and R10
+    /// from `RunCtx::regs` (R0, R6–R9 zero), saving and restoring the context's entry stack
+    /// pointer and error epilogue, so the callback's error exit returns here.
+    pub callback_entry: usize,
     /// Checked mode: return offsets of the bounds-check calls, sorted, with the index of the
     /// instruction that made each.
     pub check_sites: Vec<(usize, usize)>,

@@ -3,7 +3,8 @@
 
 use bpfvet_isa::Program;
 use bpfvet_vm::{
-    CONFORMANCE_HELPER_ID, HelperError, Maps, MemRegion, RunOptions, RunResult, Vm, VmError,
+    CONFORMANCE_HELPER_ID, Context, Env, HelperError, Maps, MemRegion, RunOptions, RunResult, Vm,
+    VmError,
 };
 
 use crate::error::JitError;
@@ -37,6 +38,15 @@ impl std::fmt::Debug for Engine {
         match &self.inner {
             Inner::Interpreter(vm) => vm.fmt(f),
             Inner::Jit(j) => j.fmt(f),
+        }
+    }
+}
+
+impl From<Vm> for Engine {
+    /// The interpreter `vm` (with its programs, maps, helpers and environment) as an engine.
+    fn from(vm: Vm) -> Engine {
+        Engine {
+            inner: Inner::Interpreter(Box::new(vm)),
         }
     }
 }
@@ -129,8 +139,8 @@ impl Engine {
     }
 
     /// Serves helper ids nobody registered with the kernel's helpers: every helper the
-    /// interpreter implements on the interpreter; `bpf_tail_call` only on the JIT (see
-    /// [`JitProgram::enable_kernel_helpers`]).
+    /// interpreter implements, on the interpreter and on the checked JIT (the unchecked JIT
+    /// has only `bpf_tail_call`; see [`JitProgram::enable_kernel_helpers`]).
     pub fn enable_kernel_helpers(&mut self) {
         match &mut self.inner {
             Inner::Interpreter(vm) => vm.enable_kernel_helpers(),
@@ -211,6 +221,40 @@ impl Engine {
         match &mut self.inner {
             Inner::Interpreter(vm) => vm.run_with_regions(regions, regs, options),
             Inner::Jit(j) => j.run_with_regions(regions, regs, options),
+        }
+    }
+
+    /// Runs program 0 on a program context (R1 = the context; packet contexts bring their
+    /// packet), as [`Vm::run_context`] does, with the engine's maps, helpers and options.
+    /// The unchecked JIT refuses: contexts hold the interpreter's packet addresses.
+    pub fn run_context(&mut self, ctx: &mut Context) -> Result<RunResult, VmError> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.run_context(ctx),
+            Inner::Jit(j) => j.run_context(ctx),
+        }
+    }
+
+    /// The environment kernel helpers see (clock, CPU, task, trace output).
+    pub fn env(&self) -> &Env {
+        match &self.inner {
+            Inner::Interpreter(vm) => vm.env(),
+            Inner::Jit(j) => j.env(),
+        }
+    }
+
+    /// The environment, to configure or to collect output from.
+    pub fn env_mut(&mut self) -> &mut Env {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => vm.env_mut(),
+            Inner::Jit(j) => j.env_mut(),
+        }
+    }
+
+    /// The interpreter, when the engine is the interpreter.
+    pub fn vm_mut(&mut self) -> Option<&mut Vm> {
+        match &mut self.inner {
+            Inner::Interpreter(vm) => Some(&mut **vm),
+            Inner::Jit(_) => None,
         }
     }
 

@@ -34,8 +34,10 @@
 //! With [`JitProgram::enable_kernel_helpers`], helper 12 is `bpf_tail_call` with the
 //! interpreter's semantics: the next program starts in the same frame with every register
 //! and the stack as they are; an out-of-range index, an empty entry or the 33rd call falls
-//! through with R0 unchanged. The JIT implements no other kernel helper (they stop the run
-//! with `UnavailableHelper`) and gives programs no map value memory.
+//! through with R0 unchanged. In checked mode every other kernel helper is the interpreter's
+//! own implementation, run on the same memory (map values, packets, the stack), and
+//! [`JitProgram::run_context`] runs program contexts (XDP, socket buffers, tracing) as
+//! [`Vm::run_context`](bpfvet_vm::Vm::run_context) does; `kernel.rs` says how.
 //!
 //! Differences from the interpreter: unchecked mode runs on host addresses (a program that
 //! returns a pointer returns a host address), does not count instructions (`executed` is 0)
@@ -82,6 +84,7 @@ mod backend;
 mod dump;
 mod engine;
 mod error;
+mod kernel;
 mod liveness;
 mod lower;
 mod memory;

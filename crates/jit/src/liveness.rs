@@ -9,7 +9,8 @@
 //! A call that may be a tail call (helper 12, or `callx`) reads every register and writes
 //! none: the next program starts with them all, and R0 stays as it was when the tail call
 //! falls through. Instructions that end the run with an error read nothing: no register is
-//! observable then.
+//! observable then. LD_ABS/LD_IND either give R0 or return from the function, so they read
+//! what `exit` reads.
 
 use bpfvet_isa::{AtomicOp, CallKind, Imm64Kind, Insn, Reg, Src};
 
@@ -53,6 +54,9 @@ pub(crate) fn use_def(insn: &Insn, exit_reads: RegSet) -> (RegSet, RegSet) {
         Insn::Jmp { dst, src, .. } => (bit(dst) | src_bit(src), 0),
         Insn::Call(CallKind::Helper(id)) if id as u32 == crate::lower::TAIL_CALL_ID => (ALL, 0),
         Insn::Call(CallKind::Helper(_)) => (ARGS, 1),
+        // Gives R0 or returns 0 from the function (reading what `exit` reads, but R0).
+        Insn::LdAbs { .. } => (exit_reads & !1, 1),
+        Insn::LdInd { src, .. } => ((exit_reads & !1) | bit(src), 1),
         Insn::Callx { .. } => (ALL, 0),
         Insn::Call(CallKind::Local(_)) => (ALL, 0),
         Insn::Exit => (exit_reads, 0),
@@ -69,8 +73,6 @@ fn falls_through(insn: &Insn) -> bool {
             | Insn::Gotol { .. }
             | Insn::Exit
             | Insn::Call(CallKind::Kfunc { .. })
-            | Insn::LdAbs { .. }
-            | Insn::LdInd { .. }
             | Insn::AddrSpaceCast { .. }
     )
 }

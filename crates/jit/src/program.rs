@@ -4,14 +4,16 @@
 
 use bpfvet_isa::helpers::helper_name;
 use bpfvet_isa::{CallKind, Imm64Kind, Insn, Program};
-use bpfvet_vm::maps::map_ptr;
+use bpfvet_vm::foreign::ForeignMemory;
+use bpfvet_vm::maps::{map_ptr, map_window};
 use bpfvet_vm::{
-    Access, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MapType, Maps, MemRegion, RegionInfo,
-    RegionKind, RunOptions, RunResult, STACK_SIZE, VmError, stack_base,
+    Access, CONTEXT_BASE, Context, Env, HelperError, INPUT_BASE, MAX_CALL_FRAMES, MapType, Maps,
+    MemRegion, Packet, RegionKind, RunOptions, RunResult, STACK_SIZE, VmError, stack_base,
 };
 
 use crate::backend::{Backend, CodeEnv, CodegenOptions, MachineCode};
 use crate::error::JitError;
+use crate::kernel::{DYN_ENTRIES, KernelRun, RegionMeta, UnitFuncs};
 use crate::lower::{Lowered, lower};
 use crate::regions;
 use crate::runtime::{
@@ -69,10 +71,11 @@ impl Unit {
 ///
 /// Like the interpreter's [`Vm`](bpfvet_vm::Vm), a `JitProgram` is a set of programs
 /// (program 0 runs; [`JitProgram::add_program`] adds tail-call targets) with maps
-/// ([`JitProgram::set_maps`]): LD_IMM64 map references give map pointers, and with
-/// [`JitProgram::enable_kernel_helpers`] helper 12 is `bpf_tail_call` with the interpreter's
-/// semantics (at most 33 per run). The JIT gives programs no map value memory: an LD_IMM64
-/// of a map value fails, and of the other kernel helpers none is available.
+/// ([`JitProgram::set_maps`]): LD_IMM64 map references give map pointers (or value
+/// addresses), and with [`JitProgram::enable_kernel_helpers`] helper 12 is `bpf_tail_call`
+/// with the interpreter's semantics (at most 33 per run). In checked mode map values and
+/// packets are memory and every kernel helper is the interpreter's, as under
+/// [`Vm`](bpfvet_vm::Vm); the unchecked mode has only `bpf_tail_call`.
 pub struct JitProgram {
     /// Program 0 and the tail-call targets.
     units: Vec<Unit>,
@@ -103,6 +106,13 @@ pub struct JitProgram {
     direct: bool,
     /// Cached [`JitProgram::needs_set_state`].
     set_state: bool,
+    /// The units' map tables may not match the maps (set, taken or lent mutably since the
+    /// last run, or programs added).
+    map_tables_stale: bool,
+    /// The environment the kernel helpers see (clock, CPU, task, trace output).
+    env: Env,
+    /// Checked mode: what kernel helpers and the memory resolver work on during a run.
+    kernel: Box<KernelRun>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -161,6 +171,9 @@ impl JitProgram {
             table_fixed: None,
             direct: false,
             set_state: false,
+            map_tables_stale: true,
+            env: Env::new(),
+            kernel: Box::new(KernelRun::new()),
         };
         j.set_entries();
         j.set_state = j.needs_set_state();
@@ -193,6 +206,8 @@ impl JitProgram {
             callx: callx_trampoline_addr(),
             program,
             map_table: map_table.as_ptr() as u64,
+            resolve: crate::kernel::resolve as *const () as u64,
+            ld_abs: crate::kernel::ld_abs as *const () as u64,
         };
         let machine = Native::compile(&lowered, &CodegenOptions { checked, direct }, &env)?;
         let code = ExecMemory::new(&machine.bytes).map_err(|e| JitError::Memory(e.to_string()))?;
@@ -225,6 +240,8 @@ impl JitProgram {
         self.entry = u.code_addr() + u.machine.entry as u64;
         self.fast_entry = u.code_addr() + u.machine.fast_entry as u64;
         self.direct = u.machine.direct;
+        // Error exits continue at program 0's epilogue (callbacks change it while they run).
+        self.ctx.exit_pops = u.code_addr() + u.machine.exit_pops as u64;
     }
 
     /// Adds another program to the set (a tail-call target: prog array values are these
@@ -256,6 +273,7 @@ impl JitProgram {
         self.mains.push(unit.main());
         self.units.push(unit);
         self.set_state = self.needs_set_state();
+        self.map_tables_stale = true;
         Ok(index)
     }
 
@@ -269,6 +287,7 @@ impl JitProgram {
     pub fn set_maps(&mut self, maps: Maps) -> Option<Maps> {
         let old = self.maps.replace(maps);
         self.set_state = self.needs_set_state();
+        self.map_tables_stale = true;
         old
     }
 
@@ -279,6 +298,7 @@ impl JitProgram {
 
     /// The set's maps, to read or fill between runs.
     pub fn maps_mut(&mut self) -> Option<&mut Maps> {
+        self.map_tables_stale = true;
         self.maps.as_mut()
     }
 
@@ -286,13 +306,16 @@ impl JitProgram {
     pub fn take_maps(&mut self) -> Option<Maps> {
         let maps = self.maps.take();
         self.set_state = self.needs_set_state();
+        self.map_tables_stale = true;
         maps
     }
 
     /// Serves helper ids nobody registered as the interpreter's
-    /// [`Vm::enable_kernel_helpers`](bpfvet_vm::Vm::enable_kernel_helpers) does, as far as
-    /// the JIT can: helper 12 is `bpf_tail_call`; calling another kernel helper stops the
-    /// run with [`VmError::UnavailableHelper`].
+    /// [`Vm::enable_kernel_helpers`](bpfvet_vm::Vm::enable_kernel_helpers) does. In checked
+    /// mode every helper is the interpreter's own implementation, run on the same memory
+    /// (see [`JitProgram::run_context`]); `bpf_loop` and `bpf_for_each_map_elem` call back
+    /// into the compiled code. In unchecked mode only helper 12 (`bpf_tail_call`) works;
+    /// another kernel helper stops the run with [`VmError::UnavailableHelper`].
     pub fn enable_kernel_helpers(&mut self) {
         self.helpers.enable_kernel();
     }
@@ -311,10 +334,13 @@ impl JitProgram {
     /// Sets up the context and map tables for tail calls and map references.
     fn prepare_set(&mut self) {
         let maps = self.maps.as_ref();
-        for u in &mut self.units {
-            for (slot, &i) in u.map_table.iter_mut().zip(&u.lowered.map_refs) {
-                *slot = map_value(maps, &u.lowered.insns[i]).unwrap_or(0);
+        if self.map_tables_stale {
+            for u in &mut self.units {
+                for (slot, &i) in u.map_table.iter_mut().zip(&u.lowered.map_refs) {
+                    *slot = map_value(maps, &u.lowered.insns[i]).unwrap_or(0);
+                }
             }
+            self.map_tables_stale = false;
         }
         let ctx = &mut *self.ctx;
         ctx.maps = maps.map_or(std::ptr::null(), |m| m as *const Maps);
@@ -452,7 +478,7 @@ impl JitProgram {
         let mut regs = [0u64; 11];
         regs[1] = INPUT_BASE;
         regs[2] = len;
-        Ok(self.run_checked(&mut regions, regs, options)?.r0)
+        Ok(self.run_checked(&mut regions, None, regs, options)?.r0)
     }
 
     /// Runs with the given memory regions and initial R0–R9, as
@@ -484,16 +510,43 @@ impl JitProgram {
             }
             return self.run_unchecked(all, options);
         }
-        self.run_checked(&mut regions, all, options)
+        if self.maps.is_some() {
+            // The regions must leave the maps' addresses free, as in the interpreter.
+            let check: Vec<MemRegion<'_>> = regions
+                .iter_mut()
+                .map(|r| MemRegion {
+                    base: r.base,
+                    data: &mut *r.data,
+                    writable: r.writable,
+                    kind: r.kind,
+                    name: r.name.clone(),
+                })
+                .collect();
+            let mut stack = [0u8; STACK_AREA];
+            ForeignMemory::new(check, &mut stack, 1, self.maps.as_mut(), None)?;
+        }
+        self.run_checked(&mut regions, None, all, options)
     }
 
-    /// A checked run over validated `regions`.
+    /// A checked run over validated `regions` (and the packet of a context run).
     fn run_checked(
         &mut self,
         regions: &mut [MemRegion<'_>],
+        mut packet: Option<&mut Packet>,
         mut regs: [u64; 11],
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
+        if let Some(maps) = &self.maps
+            && self.env.cpu as usize >= maps.nr_cpus()
+        {
+            return Err(VmError::Setup {
+                message: format!(
+                    "the environment's CPU {} is not one of the maps' {} CPUs",
+                    self.env.cpu,
+                    maps.nr_cpus()
+                ),
+            });
+        }
         // Every frame is zero at the start of a run, as in the interpreter; only the frames
         // the last run had live can have been written (checked code writes nowhere else).
         self.stack[..self.dirty_frames * STACK_SIZE / 8].fill(0);
@@ -501,37 +554,192 @@ impl JitProgram {
         let fixed = regions.len();
         if self.table_fixed == Some(fixed) {
             // The stack entries (after the regions') stay valid: the stack area never moves.
-            regions::update(&mut self.table[..fixed], regions);
+            regions::update(&mut self.table[..DYN_ENTRIES + fixed], regions);
         } else {
             regions::table(&mut self.table, regions, stack);
             self.table_fixed = Some(fixed);
         }
+        let packet_ptr = packet
+            .as_deref_mut()
+            .map_or(std::ptr::null_mut(), |p| p as *mut Packet);
+        self.set_kernel(regions, packet_ptr, stack);
         let base = self.table.as_mut_ptr() as u64;
         let entry_size = REGION_ENTRY_SIZE as u64;
+        let first = base + (DYN_ENTRIES as u64) * entry_size;
         regs[10] = stack_base(0) + STACK_SIZE as u64;
         let entry = self.entry_addr();
         let ctx = &mut *self.ctx;
         ctx.regs = regs;
         ctx.helpers = &mut *self.helpers;
+        ctx.kernel = &mut *self.kernel;
+        ctx.maps = self
+            .maps
+            .as_ref()
+            .map_or(std::ptr::null(), |m| m as *const Maps);
         ctx.fp_limit = stack_base(MAX_CALL_FRAMES - 1) + STACK_SIZE as u64;
         ctx.remaining = options.budget;
         ctx.may_goto_left = options.may_goto_budget;
         ctx.regions = base;
-        ctx.cache = base;
-        ctx.live_end = base + (fixed as u64 + 1) * entry_size;
+        ctx.cache = first;
+        ctx.live_end = first + (fixed as u64 + 1) * entry_size;
         ctx.max_live = ctx.live_end;
         let exit = Self::enter(entry, ctx);
-        self.dirty_frames = ((ctx.max_live - base) / entry_size) as usize - fixed;
+        ctx.kernel = std::ptr::null_mut();
+        // The VM's view of the run's buffers must not outlive the run.
+        self.kernel.mem = None;
+        self.kernel.packet = std::ptr::null_mut();
+        let frames_of = |end: u64| ((end - base) / entry_size) as usize - DYN_ENTRIES - fixed;
+        self.dirty_frames = frames_of(ctx.max_live);
         if exit.status == 0 {
             return Ok(RunResult {
                 r0: exit.r0,
                 executed: options.budget - ctx.remaining,
             });
         }
-        let frames = ((ctx.live_end - base) / entry_size) as usize - fixed;
-        let mut live: Vec<_> = regions.iter().map(regions::info).collect();
-        live.extend((0..frames).map(regions::stack_info));
-        Err(self.error(options, &live))
+        // A failed callback's state is the error, not the helper call that ran it.
+        if ctx.err_kind == kind::HELPER
+            && ctx.helper_failed == failed::NESTED
+            && let Some(n) = ctx.nested
+        {
+            ctx.err_kind = n.err_kind;
+            ctx.err_index = n.err_index;
+            ctx.err_addr = n.err_addr;
+            ctx.err_ret = n.err_ret;
+            ctx.err_prog = n.err_prog;
+            ctx.helper_id = n.helper_id;
+            ctx.helper_failed = n.helper_failed;
+            ctx.live_end = n.live_end;
+        }
+        ctx.nested = None;
+        let frames = frames_of(ctx.live_end);
+        match self.describe_error(options) {
+            Described::Error(e) => {
+                self.reset_error();
+                Err(e)
+            }
+            Described::Fault {
+                pc,
+                addr,
+                size,
+                access,
+            } => {
+                self.reset_error();
+                Err(self.fault(regions, packet, frames, pc, addr, size, access))
+            }
+        }
+    }
+
+    /// Points the kernel state at this run's buffers.
+    fn set_kernel(&mut self, regions: &mut [MemRegion<'_>], packet: *mut Packet, stack: *mut u8) {
+        let k = &mut *self.kernel;
+        k.mem = None;
+        // `regions::table`/`update` emptied the dynamic entries.
+        k.dyn_filled = 0;
+        k.env = &mut self.env;
+        k.maps = self
+            .maps
+            .as_mut()
+            .map_or(std::ptr::null_mut(), |m| m as *mut Maps);
+        k.packet = packet;
+        k.stack = stack;
+        k.helpers = self.helpers.kernel_enabled();
+        k.regions.clear();
+        k.regions.extend(regions.iter_mut().map(|r| RegionMeta {
+            base: r.base,
+            host: r.data.as_mut_ptr(),
+            len: r.data.len(),
+            writable: r.writable,
+            kind: r.kind,
+            name: r.name.clone(),
+        }));
+        k.units.clear();
+        k.units.extend(self.units.iter().map(|u| UnitFuncs {
+            code: u.code_addr(),
+            callback_entry: u.code_addr() + u.machine.callback_entry as u64,
+            offsets: u.machine.insn_offsets.as_ptr(),
+            len: u.machine.insn_offsets.len(),
+        }));
+    }
+
+    /// The interpreter's error for a failed access, made by the interpreter's memory over
+    /// the buffers of the run that just ended.
+    #[allow(clippy::too_many_arguments)]
+    fn fault(
+        &mut self,
+        regions: &mut [MemRegion<'_>],
+        packet: Option<&mut Packet>,
+        frames: usize,
+        pc: usize,
+        addr: u64,
+        size: u32,
+        access: Access,
+    ) -> VmError {
+        let regions: Vec<MemRegion<'_>> = regions
+            .iter_mut()
+            .map(|r| MemRegion {
+                base: r.base,
+                data: &mut *r.data,
+                writable: r.writable,
+                kind: r.kind,
+                name: r.name.clone(),
+            })
+            .collect();
+        let words: &mut [u64] = &mut self.stack[..];
+        // SAFETY: the stack area's `u64`s seen as bytes: same memory, every bit pattern is a
+        // valid `u8`, and `words` is not used while the byte view lives.
+        let stack =
+            unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), STACK_AREA) };
+        match ForeignMemory::new(regions, stack, frames, self.maps.as_mut(), packet) {
+            Ok(mem) => mem.fault(pc, addr, size, access),
+            Err(e) => e,
+        }
+    }
+
+    /// Runs the program on a program context as the interpreter's
+    /// [`Vm::run_context`](bpfvet_vm::Vm::run_context) does (R1 = the context at
+    /// [`CONTEXT_BASE`]; packet contexts bring their packet), with the set's maps, kernel
+    /// helpers and environment. Checked mode only: the unchecked JIT runs on host addresses,
+    /// and contexts hold the interpreter's packet addresses.
+    pub fn run_context(&mut self, ctx: &mut Context) -> Result<RunResult, VmError> {
+        let options = self.options;
+        self.run_context_with(ctx, &options)
+    }
+
+    /// [`JitProgram::run_context`] with explicit options.
+    pub fn run_context_with(
+        &mut self,
+        ctx: &mut Context,
+        options: &RunOptions,
+    ) -> Result<RunResult, VmError> {
+        if !self.checked {
+            return Err(VmError::Setup {
+                message: "the unchecked JIT cannot run program contexts (their packet \
+                          pointers are virtual addresses); use the checked JIT"
+                    .into(),
+            });
+        }
+        self.env.redirect = None;
+        let parts = ctx.run_parts();
+        if let Some(flavor) = parts.redirect_flavor {
+            self.env.redirect_flavor = flavor;
+        }
+        if self.set_state {
+            self.prepare_set();
+        }
+        let mut regions = [parts.region];
+        let mut regs = [0u64; 11];
+        regs[1] = CONTEXT_BASE;
+        self.run_checked(&mut regions, parts.packet, regs, options)
+    }
+
+    /// The environment the kernel helpers see.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The environment, to configure or to collect output from.
+    pub fn env_mut(&mut self) -> &mut Env {
+        &mut self.env
     }
 
     /// Unchecked mode with memory helpers: a region table of host ranges (`spans`: address,
@@ -584,12 +792,6 @@ impl JitProgram {
             });
         }
         Err(self.error_cold(options))
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn error_cold(&mut self, options: &RunOptions) -> VmError {
-        self.error(options, &[])
     }
 
     #[inline]
@@ -675,40 +877,63 @@ impl JitProgram {
         unreachable!("a JitProgram cannot be built on this host")
     }
 
-    /// The error of a run that left through the error exit; resets the context's error
-    /// fields for the next run.
-    fn error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
-        let e = self.describe_error(options, live);
+    /// Clears the context's error fields for the next run.
+    fn reset_error(&mut self) {
         let ctx = &mut *self.ctx;
         ctx.err_kind = 0;
         ctx.helper_failed = 0;
         ctx.helper_error = None;
+        ctx.vm_error = None;
+        ctx.nested = None;
+    }
+
+    /// The error of an unchecked run that left through the error exit.
+    #[cold]
+    #[inline(never)]
+    fn error_cold(&mut self, options: &RunOptions) -> VmError {
+        let e = match self.describe_error(options) {
+            Described::Error(e) => e,
+            // Unchecked code checks no access.
+            Described::Fault {
+                pc,
+                addr,
+                size,
+                access,
+            } => regions::fault(&[], pc, addr, size, access),
+        };
+        self.reset_error();
         e
     }
 
-    fn describe_error(&mut self, options: &RunOptions, live: &[RegionInfo]) -> VmError {
+    /// What went wrong in a run that left through the error exit.
+    fn describe_error(&mut self, options: &RunOptions) -> Described {
         let ctx = &mut *self.ctx;
         if self.checked && (ctx.remaining as i64) < 0 {
             // The budget ran out earlier in this straight-line run: any error on the way (and
             // the transfer that ended it) is the budget's, as in the interpreter.
             let unit = &self.units[(ctx.over_prog as usize).min(self.units.len() - 1)];
             let l = &unit.lowered;
-            return VmError::BudgetExhausted {
+            return Described::Error(VmError::BudgetExhausted {
                 pc: l.pcs[(ctx.over_index as usize).min(l.len())],
                 budget: options.budget,
-            };
+            });
         }
         let unit = &self.units[(ctx.err_prog as usize).min(self.units.len() - 1)];
         let code_addr = unit.code_addr();
         let l = &unit.lowered;
         let index = ctx.err_index as usize;
         let pc = |i: usize| l.pcs[i.min(l.len())];
-        match ctx.err_kind {
+        Described::Error(match ctx.err_kind {
             kind::MEMORY => {
                 let ret = ctx.err_ret.wrapping_sub(code_addr) as usize;
                 let i = unit.machine.check_site(ret).unwrap_or(0);
                 let (size, access) = access_of(&l.insns[i]);
-                regions::fault(live, pc(i), ctx.err_addr, size, access)
+                return Described::Fault {
+                    pc: pc(i),
+                    addr: ctx.err_addr,
+                    size,
+                    access,
+                };
             }
             kind::MISALIGNED => VmError::MisalignedAtomic {
                 pc: pc(index),
@@ -731,14 +956,53 @@ impl JitProgram {
                         pc: pc(index),
                         id: id as u32,
                         name: helper_name(id as i32).unwrap_or("?"),
-                        needs: "the interpreter (the JIT implements bpf_tail_call only)",
+                        needs: "the checked JIT or the interpreter (the unchecked JIT runs on \
+                                host addresses and has only bpf_tail_call)",
+                    },
+                    (failed::VM, _) => match ctx.vm_error.take() {
+                        Some(e) => at_pc(e, pc(index)),
+                        None => VmError::UnknownHelper { pc: pc(index), id },
                     },
                     _ => VmError::UnknownHelper { pc: pc(index), id },
                 }
             }
             kind::MAP => map_error(self.maps.as_ref(), &l.insns[index], pc(index)),
             _ => insn_error(l, index),
-        }
+        })
+    }
+}
+
+/// What [`JitProgram::describe_error`] found.
+enum Described {
+    Error(VmError),
+    /// A failed access, whose error the interpreter's memory describes.
+    Fault {
+        pc: usize,
+        addr: u64,
+        size: u32,
+        access: Access,
+    },
+}
+
+/// A VM helper's error (made with pc 0) at the call's `pc`.
+fn at_pc(e: VmError, at: usize) -> VmError {
+    match e {
+        VmError::Helper { id, message, .. } => VmError::Helper {
+            pc: at,
+            id,
+            message,
+        },
+        VmError::UnavailableHelper {
+            id, name, needs, ..
+        } => VmError::UnavailableHelper {
+            pc: at,
+            id,
+            name,
+            needs,
+        },
+        VmError::UnknownHelper { id, .. } => VmError::UnknownHelper { pc: at, id },
+        VmError::CallDepth { .. } => VmError::CallDepth { pc: at },
+        e => e,
     }
 }
 
@@ -801,12 +1065,20 @@ fn map_ref(maps: &Maps, insn: &Insn) -> Option<(usize, Option<u64>)> {
     Some((index, off))
 }
 
-/// The value an LD_IMM64 map reference gives with `maps`: a map pointer. Map values are not
-/// memory under the JIT, so their references give none (and fail, see [`map_error`]).
+/// The value an LD_IMM64 map reference gives with `maps`, as in the interpreter: a map
+/// pointer, or the address of byte `off` of the value of a single-element array (`None`
+/// otherwise: the reference fails, see [`map_error`]).
 fn map_value(maps: Option<&Maps>, insn: &Insn) -> Option<u64> {
-    match map_ref(maps?, insn)? {
+    let maps = maps?;
+    match map_ref(maps, insn)? {
         (index, None) => Some(map_ptr(index)),
-        (_, Some(_)) => None,
+        (index, Some(off)) => {
+            let spec = maps.spec(index)?;
+            (spec.map_type == MapType::Array
+                && spec.max_entries == 1
+                && off < spec.value_size as u64)
+                .then(|| map_window(index) + off)
+        }
     }
 }
 
@@ -847,8 +1119,7 @@ fn map_error(maps: Option<&Maps>, insn: &Insn, pc: usize) -> VmError {
     }
     VmError::Setup {
         message: format!(
-            "insn {pc}: LD_IMM64 of a value of map '{}': the JIT gives programs no map value \
-             memory; use the interpreter",
+            "insn {pc}: LD_IMM64 of map '{}' has no value in this run",
             spec.name
         ),
     }

@@ -1,13 +1,14 @@
 //! Memory regions on the JIT side: the same validation as the interpreter (no overflow, no
 //! overlap with each other or the stack area, with the same messages), the region table of
-//! checked mode (caller regions, then the eight stack frames at the interpreter's virtual
-//! addresses), and the errors of failed accesses, built as the interpreter builds them.
+//! checked mode (the dynamic entries that cache packet and map memory, the caller regions,
+//! then the eight stack frames at the interpreter's virtual addresses), and the errors of
+//! failed accesses in unchecked runs (checked runs ask the interpreter's memory).
 
 use bpfvet_vm::{
-    Access, MAX_CALL_FRAMES, MemRegion, RegionInfo, RegionKind, STACK_BASE, STACK_SIZE, VmError,
-    stack_base,
+    Access, MAX_CALL_FRAMES, MemRegion, RegionInfo, STACK_BASE, STACK_SIZE, VmError, stack_base,
 };
 
+use crate::kernel::{DYN_ENTRIES, empty_entry};
 use crate::runtime::RegionEntry;
 
 /// Checks `regions` as the interpreter does before a run.
@@ -42,29 +43,6 @@ pub(crate) fn validate(regions: &[MemRegion<'_>]) -> Result<(), VmError> {
     Ok(())
 }
 
-/// What error messages say about a region.
-pub(crate) fn info(r: &MemRegion<'_>) -> RegionInfo {
-    RegionInfo {
-        name: r.name.to_string(),
-        kind: r.kind,
-        base: r.base,
-        len: r.data.len() as u64,
-        writable: r.writable,
-    }
-}
-
-/// The region of stack frame `frame`.
-pub(crate) fn stack_info(frame: usize) -> RegionInfo {
-    let kind = RegionKind::Stack { frame: frame as u8 };
-    RegionInfo {
-        name: kind.default_name().to_string(),
-        kind,
-        base: stack_base(frame),
-        len: STACK_SIZE as u64,
-        writable: true,
-    }
-}
-
 /// The table entry of a region of `len` bytes at virtual `vlo`, host `host`.
 pub(crate) fn entry(vlo: u64, len: u64, writable: bool, host: u64) -> RegionEntry {
     let mut e = RegionEntry {
@@ -89,10 +67,12 @@ pub(crate) fn entry(vlo: u64, len: u64, writable: bool, host: u64) -> RegionEntr
     e
 }
 
-/// Fills `t` with the checked-mode table: `regions`, then the eight frames of `stack` (host
-/// memory of `MAX_CALL_FRAMES * STACK_SIZE` bytes).
+/// Fills `t` with the checked-mode table: the empty dynamic entries (see `kernel.rs`),
+/// `regions`, then the eight frames of `stack` (host memory of `MAX_CALL_FRAMES * STACK_SIZE`
+/// bytes).
 pub(crate) fn table(t: &mut Vec<RegionEntry>, regions: &mut [MemRegion<'_>], stack: *mut u8) {
     t.clear();
+    t.extend((0..DYN_ENTRIES).map(|_| empty_entry()));
     t.extend(regions.iter_mut().map(|r| {
         entry(
             r.base,
@@ -107,10 +87,11 @@ pub(crate) fn table(t: &mut Vec<RegionEntry>, regions: &mut [MemRegion<'_>], sta
     }
 }
 
-/// Rewrites the caller regions' entries at the start of a table [`table`] built for as many
-/// regions.
+/// Rewrites the dynamic and caller regions' entries at the start of a table [`table`] built
+/// for as many regions.
 pub(crate) fn update(t: &mut [RegionEntry], regions: &mut [MemRegion<'_>]) {
-    for (e, r) in t.iter_mut().zip(regions.iter_mut()) {
+    t[..DYN_ENTRIES].fill(empty_entry());
+    for (e, r) in t[DYN_ENTRIES..].iter_mut().zip(regions.iter_mut()) {
         *e = entry(
             r.base,
             r.data.len() as u64,

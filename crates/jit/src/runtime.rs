@@ -71,6 +71,25 @@ pub(crate) mod failed {
     pub const UNKNOWN: u64 = 2;
     /// A kernel helper the JIT does not implement (id in `RunCtx::helper_id`).
     pub const UNAVAILABLE: u64 = 3;
+    /// A VM helper failed with the error in `RunCtx::vm_error` (its pc is fixed up later).
+    pub const VM: u64 = 4;
+    /// A callback (`bpf_loop`, `for_each_map_elem`) took the error exit; its error state is
+    /// in `RunCtx::nested`.
+    pub const NESTED: u64 = 5;
+}
+
+/// The error state of a run, saved when a callback fails so the calling code's own error
+/// exit does not overwrite it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ErrState {
+    pub err_kind: u64,
+    pub err_index: u64,
+    pub err_addr: u64,
+    pub err_ret: u64,
+    pub err_prog: u64,
+    pub helper_id: u64,
+    pub helper_failed: u64,
+    pub live_end: u64,
 }
 
 /// The per-run state shared with generated code. Generated code keeps a pointer to it in a
@@ -131,6 +150,13 @@ pub(crate) struct RunCtx {
     pub exit_pops: u64,
     /// The error of a failed helper (Rust only; generated code never touches it).
     pub helper_error: Option<HelperError>,
+    /// Checked mode: the state kernel helpers and the memory resolver work on (null in
+    /// unchecked runs).
+    pub kernel: *mut crate::kernel::KernelRun,
+    /// The error of a failed VM helper, with pc 0 (Rust only).
+    pub vm_error: Option<bpfvet_vm::VmError>,
+    /// The error state of the innermost failed callback (Rust only).
+    pub nested: Option<ErrState>,
 }
 
 /// Byte offsets of [`RunCtx`] fields, for code generation.
@@ -189,6 +215,9 @@ impl RunCtx {
             n_progs: 0,
             exit_pops: 0,
             helper_error: None,
+            kernel: std::ptr::null_mut(),
+            vm_error: None,
+            nested: None,
         }
     }
 }
@@ -301,9 +330,10 @@ impl Helpers {
             None if self.kernel && id == TAIL_CALL_ID => {
                 plain(tail_trampoline as *const () as usize)
             }
-            None if self.kernel && helper_name(id as i32).is_some() => {
-                plain(unavailable_trampoline as *const () as usize)
-            }
+            None if self.kernel && helper_name(id as i32).is_some() => TableEntry {
+                func: crate::kernel::kernel_trampoline as *const () as u64,
+                data: id as u64,
+            },
             None => plain(unknown_trampoline as *const () as usize),
         }
     }
@@ -454,29 +484,13 @@ extern "C" fn callx_trampoline(a: u64, b: u64, c: u64, d: u64, e: u64, ctx: *mut
         Some(Helper::Memory(f)) => call_memory(f, [a, b, c, d, e], ctx),
         None if kernel && id == Some(TAIL_CALL_ID) => tail_call(ctx, b, c),
         None if kernel && id.is_some_and(|id| helper_name(id as i32).is_some()) => {
-            ctx.helper_failed = failed::UNAVAILABLE;
-            0
+            crate::kernel::kernel_call(ctx, ctx.helper_id, [a, b, c, d, e])
         }
         None => {
             ctx.helper_failed = failed::UNKNOWN;
             0
         }
     }
-}
-
-/// The table entry of a kernel helper the JIT does not implement.
-extern "C" fn unavailable_trampoline(
-    _: u64,
-    _: u64,
-    _: u64,
-    _: u64,
-    _: u64,
-    ctx: *mut RunCtx,
-) -> u64 {
-    // SAFETY: as in `boxed_trampoline`, `ctx` is the context of the run in progress.
-    let ctx = unsafe { &mut *ctx };
-    ctx.helper_failed = failed::UNAVAILABLE;
-    0
 }
 
 /// `bpf_tail_call(ctx, prog_array, index)`, the static helper-table entry.
@@ -511,9 +525,16 @@ fn tail_call(ctx: &mut RunCtx, map: u64, index: u64) -> u64 {
 }
 
 fn tail_target(ctx: &mut RunCtx, map: u64, index: u32) -> Result<Option<u64>, String> {
-    // SAFETY: `maps` is null or points at the program's maps, which the run borrows and does
-    // not touch while generated code (suspended in this call) runs.
-    let maps = unsafe { ctx.maps.as_ref() }.ok_or("the run has no maps")?;
+    // In a checked run the maps are reached through the VM's view of the run's memory (the
+    // one owner of them while the run lasts).
+    // SAFETY: `ctx.kernel` is null or the run's kernel state; this tail-call lookup is the
+    // only Rust code using it until it returns.
+    let maps = match unsafe { crate::kernel::run_maps(ctx.kernel) } {
+        Some(m) => m,
+        // SAFETY: `maps` is null or points at the program's maps, which the run borrows and
+        // does not touch while generated code (suspended in this call) runs.
+        None => unsafe { ctx.maps.as_ref() }.ok_or("the run has no maps")?,
+    };
     let m = maps
         .index_from_ptr(map)
         .ok_or_else(|| format!("{map:#x} is not a map pointer"))?;

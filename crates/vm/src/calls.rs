@@ -80,8 +80,12 @@ pub(crate) fn call(
             needs,
         }),
         Some(Builtin::TailCall) => tail_call(m, mem, args).map_err(helper_err),
-        Some(Builtin::Loop) => bpf_loop(m, mem, args, pc, depth),
-        Some(Builtin::ForEachMapElem) => for_each_map_elem(m, mem, args, pc, depth),
+        Some(Builtin::Loop) => {
+            bpf_loop(&mut Interp { m, mem, depth }, args, pc).map(Outcome::Value)
+        }
+        Some(Builtin::ForEachMapElem) => {
+            for_each_map_elem(&mut Interp { m, mem, depth }, args, pc).map(Outcome::Value)
+        }
     }
 }
 
@@ -127,95 +131,133 @@ fn tail_call(
     }
 }
 
-/// Runs the callback at function address `func` one frame below `depth` with `args`.
+/// What the callback helpers (`bpf_loop`, `bpf_for_each_map_elem`) need from the engine
+/// running the program: the maps, the CPU, and a way to run a function of the program one
+/// frame deeper. The interpreter and the JIT both implement it, so the helpers' rules (flags,
+/// limits, iteration order, errors) are written once, here.
+pub trait CallbackHost {
+    /// The run's maps.
+    fn maps(&mut self) -> Option<&mut crate::Maps>;
+    /// The CPU the program runs on (per-CPU values handed to callbacks are its copies).
+    fn cpu(&self) -> usize;
+    /// The call frame making the helper call (0 = the entry function).
+    fn depth(&self) -> usize;
+    /// Whether `func` is an address `LD_IMM64 func(...)` gives for a function of the set.
+    fn is_function(&self, func: u64) -> bool;
+    /// Runs the function at `func` one frame below [`CallbackHost::depth`] with R1–R5 =
+    /// `args` (R0 and R6–R9 zero) and returns its R0.
+    fn call(&mut self, func: u64, args: [u64; 5]) -> Result<u64, VmError>;
+}
+
+/// Runs the callback at function address `func` one frame deeper with `args`.
 fn callback(
-    m: &mut Machine<'_>,
-    mem: &mut Memory<'_>,
+    host: &mut dyn CallbackHost,
     func: u64,
     args: [u64; 5],
     pc: usize,
-    depth: usize,
 ) -> Result<u64, VmError> {
-    let Some((prog, op)) = m.decode_func(func) else {
+    if !host.is_function(func) {
         return Err(VmError::Helper {
             pc,
             id: 0,
             message: format!("{func:#x} is not the address of a function of the program"),
         });
-    };
-    if depth + 1 >= MAX_CALL_FRAMES {
+    }
+    if host.depth() + 1 >= MAX_CALL_FRAMES {
         return Err(VmError::CallDepth { pc });
     }
-    let mut init = [0u64; 11];
-    init[1..6].copy_from_slice(&args);
-    mem.push_frame();
-    let r = run_function(m, mem, prog, op, init, depth + 1);
-    mem.pop_frame();
-    r
+    host.call(func, args)
 }
 
-/// `bpf_loop(nr_loops, callback, ctx, flags)`: calls `callback(i, ctx)` for i = 0.. until
-/// it returns non-zero; returns the number of calls.
-fn bpf_loop(
-    m: &mut Machine<'_>,
-    mem: &mut Memory<'_>,
-    args: [u64; 5],
-    pc: usize,
-    depth: usize,
-) -> Result<Outcome, VmError> {
+/// `bpf_loop(nr_loops, callback, ctx, flags)` at `pc`: calls `callback(i, ctx)` for i = 0..
+/// until it returns non-zero; returns the number of calls (or a negative errno).
+pub fn bpf_loop(host: &mut dyn CallbackHost, args: [u64; 5], pc: usize) -> Result<u64, VmError> {
     let [nr, func, ctx, flags, _] = args;
     if flags != 0 {
-        return Ok(Outcome::Value(neg(EINVAL)));
+        return Ok(neg(EINVAL));
     }
     let nr = nr as u32 as u64;
     if nr > MAX_LOOPS {
-        return Ok(Outcome::Value(neg(E2BIG)));
+        return Ok(neg(E2BIG));
     }
     for i in 0..nr {
-        if callback(m, mem, func, [i, ctx, 0, 0, 0], pc, depth)? != 0 {
-            return Ok(Outcome::Value(i + 1));
+        if callback(host, func, [i, ctx, 0, 0, 0], pc)? != 0 {
+            return Ok(i + 1);
         }
     }
-    Ok(Outcome::Value(nr))
+    Ok(nr)
 }
 
-/// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls `callback(map, key, value,
-/// ctx)` for each element (array order, or the hash's iteration order; per-CPU maps give the
-/// current CPU's value) until it returns non-zero; returns the number of calls.
-fn for_each_map_elem(
-    m: &mut Machine<'_>,
-    mem: &mut Memory<'_>,
+/// `bpf_for_each_map_elem(map, callback, ctx, flags)` at `pc`: calls `callback(map, key,
+/// value, ctx)` for each element (array order, or the hash's iteration order; per-CPU maps
+/// give the current CPU's value) until it returns non-zero; returns the number of calls.
+pub fn for_each_map_elem(
+    host: &mut dyn CallbackHost,
     args: [u64; 5],
     pc: usize,
-    depth: usize,
-) -> Result<Outcome, VmError> {
+) -> Result<u64, VmError> {
     let [map_arg, func, ctx, flags, _] = args;
     let herr = |message: String| VmError::Helper {
         pc,
         id: 164,
         message,
     };
-    let map = map_of(mem, map_arg).map_err(|e| herr(e.0))?;
+    let maps = host
+        .maps()
+        .ok_or_else(|| herr("the run has no maps".into()))?;
+    let map = maps.map_of_ptr(map_arg).map_err(herr)?;
     if flags != 0 {
-        return Ok(Outcome::Value(neg(EINVAL)));
+        return Ok(neg(EINVAL));
     }
-    let cpu = m.env.cpu as usize;
-    let slots = {
-        let maps = mem.maps.as_deref().expect("map_of checked");
-        maps.for_each_slots(map).map_err(herr)?
-    };
+    let slots = maps.for_each_slots(map).map_err(herr)?;
+    let cpu = host.cpu();
     let mut n = 0u64;
     for slot in slots {
-        let maps = mem.maps.as_deref_mut().expect("map_of checked");
+        let maps = host.maps().expect("checked above");
         let Some((key, value)) = maps.callback_args(map, slot, cpu) else {
             continue;
         };
         n += 1;
-        if callback(m, mem, func, [map_ptr(map), key, value, ctx, 0], pc, depth)? != 0 {
+        if callback(host, func, [map_ptr(map), key, value, ctx, 0], pc)? != 0 {
             break;
         }
     }
-    Ok(Outcome::Value(n))
+    Ok(n)
+}
+
+/// The interpreter as a [`CallbackHost`].
+struct Interp<'a, 'b, 'c, 'm> {
+    m: &'a mut Machine<'b>,
+    mem: &'c mut Memory<'m>,
+    depth: usize,
+}
+
+impl CallbackHost for Interp<'_, '_, '_, '_> {
+    fn maps(&mut self) -> Option<&mut crate::Maps> {
+        self.mem.maps.as_deref_mut()
+    }
+
+    fn cpu(&self) -> usize {
+        self.m.env.cpu as usize
+    }
+
+    fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn is_function(&self, func: u64) -> bool {
+        self.m.decode_func(func).is_some()
+    }
+
+    fn call(&mut self, func: u64, args: [u64; 5]) -> Result<u64, VmError> {
+        let (prog, op) = self.m.decode_func(func).expect("checked by is_function");
+        let mut init = [0u64; 11];
+        init[1..6].copy_from_slice(&args);
+        self.mem.push_frame();
+        let r = run_function(self.m, self.mem, prog, op, init, self.depth + 1);
+        self.mem.pop_frame();
+        r
+    }
 }
 
 /// The value of an LD_IMM64 of a map (`code`): the map pointer, or the address of byte

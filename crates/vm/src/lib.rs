@@ -123,6 +123,7 @@ pub mod context;
 mod env;
 mod error;
 mod exec;
+pub mod foreign;
 mod helpers;
 pub mod maps;
 mod memory;
@@ -131,7 +132,7 @@ mod predecode;
 mod vm;
 
 pub use calls::MAX_TAIL_CALLS;
-pub use context::{Context, ContextError, ContextKind, Packet, SkbKind};
+pub use context::{Context, ContextError, ContextKind, ContextRun, Packet, SkbKind};
 pub use env::{Clock, Env, Redirect, RedirectFlavor, RedirectKind, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{

@@ -171,11 +171,17 @@ pub(crate) struct Memory<'m> {
 impl<'m> Memory<'m> {
     /// Checks the caller's regions (no overflow, no overlap with each other or the stack
     /// area) and adds the stack regions carved from `stack` (`MAX_CALL_FRAMES * STACK_SIZE`).
-    pub fn new(regions: Vec<MemRegion<'m>>, stack: &'m mut [u8]) -> Result<Memory<'m>, VmError> {
+    /// Allocates only the two region lists.
+    pub fn new(
+        regions: impl IntoIterator<Item = MemRegion<'m>>,
+        stack: &'m mut [u8],
+    ) -> Result<Memory<'m>, VmError> {
+        let regions = regions.into_iter();
+        let cap = regions.size_hint().0 + MAX_CALL_FRAMES;
+        let mut hot: Vec<Hot<'m>> = Vec::with_capacity(cap);
+        let mut info: Vec<(Cow<'static, str>, RegionKind)> = Vec::with_capacity(cap);
         let stack_end = stack_base(MAX_CALL_FRAMES);
-        // (start, end, index into `regions` or `None` for the stack area)
-        let mut spans: Vec<(u64, u64, Option<usize>)> = vec![(STACK_BASE, stack_end, None)];
-        for (i, r) in regions.iter().enumerate() {
+        for r in regions {
             let len = r.data.len() as u64;
             let end = r.base.checked_add(len).ok_or_else(|| VmError::BadRegion {
                 message: format!(
@@ -183,27 +189,28 @@ impl<'m> Memory<'m> {
                     r.name, r.base
                 ),
             })?;
-            if len == 0 {
-                continue;
-            }
-            if let Some(&(start, stop, other)) = spans.iter().find(|s| r.base < s.1 && s.0 < end) {
-                let other = match other {
-                    Some(j) => format!("the {} region", regions[j].name),
-                    None => "the stack area".to_string(),
+            if len > 0 {
+                // The stack area first, then the earlier regions, in order.
+                let overlaps = |start: u64, stop: u64| r.base < stop && start < end;
+                let clash = if overlaps(STACK_BASE, stack_end) {
+                    Some((STACK_BASE, stack_end, "the stack area".to_string()))
+                } else {
+                    hot.iter()
+                        .zip(&info)
+                        .filter(|(h, _)| !h.data.is_empty())
+                        .map(|(h, i)| (h.base, h.base + h.data.len() as u64, i))
+                        .find(|&(start, stop, _)| overlaps(start, stop))
+                        .map(|(start, stop, i)| (start, stop, format!("the {} region", i.0)))
                 };
-                return Err(VmError::BadRegion {
-                    message: format!(
-                        "{} region {:#x}..{end:#x} overlaps {other} ({start:#x}..{stop:#x})",
-                        r.name, r.base
-                    ),
-                });
+                if let Some((start, stop, other)) = clash {
+                    return Err(VmError::BadRegion {
+                        message: format!(
+                            "{} region {:#x}..{end:#x} overlaps {other} ({start:#x}..{stop:#x})",
+                            r.name, r.base
+                        ),
+                    });
+                }
             }
-            spans.push((r.base, end, Some(i)));
-        }
-        let fixed = regions.len();
-        let mut hot = Vec::with_capacity(fixed + MAX_CALL_FRAMES);
-        let mut info = Vec::with_capacity(fixed + MAX_CALL_FRAMES);
-        for r in regions {
             hot.push(Hot {
                 base: r.base,
                 data: r.data,
@@ -211,6 +218,7 @@ impl<'m> Memory<'m> {
             });
             info.push((r.name, r.kind));
         }
+        let fixed = hot.len();
         for (frame, data) in stack
             .chunks_mut(STACK_SIZE)
             .take(MAX_CALL_FRAMES)
@@ -270,6 +278,11 @@ impl<'m> Memory<'m> {
         }
         self.packet = Some(packet);
         Ok(())
+    }
+
+    /// Number of live regions (the caller's, then the stacks of the frames in progress).
+    pub fn live_regions(&self) -> usize {
+        self.live
     }
 
     /// Makes the stack of one more frame live.

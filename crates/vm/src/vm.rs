@@ -5,8 +5,8 @@
 use bpfvet_isa::Program;
 
 use crate::MAX_CALL_FRAMES;
-use crate::context::{Context, ContextKind, Packet};
-use crate::env::{Env, RedirectFlavor};
+use crate::context::{Context, Packet};
+use crate::env::Env;
 use crate::error::VmError;
 use crate::exec::{Machine, execute};
 use crate::helpers::{HelperContext, HelperError, HelperFn, Helpers};
@@ -262,20 +262,13 @@ impl Vm {
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
         self.env.redirect = None;
-        match ctx.kind {
-            ContextKind::Xdp => self.env.redirect_flavor = RedirectFlavor::Xdp,
-            ContextKind::Skb(_) => self.env.redirect_flavor = RedirectFlavor::Tc,
-            _ => {}
-        }
-        let writable = ctx.writable();
-        let Context { bytes, packet, .. } = ctx;
-        let mut region = MemRegion::new(RegionKind::Context, CONTEXT_BASE, bytes);
-        if !writable {
-            region = region.read_only();
+        let parts = ctx.run_parts();
+        if let Some(flavor) = parts.redirect_flavor {
+            self.env.redirect_flavor = flavor;
         }
         let mut regs = [0u64; 10];
         regs[1] = CONTEXT_BASE;
-        self.run_inner(0, vec![region], regs, maps, packet.as_mut(), options)
+        self.run_inner(0, vec![parts.region], regs, maps, parts.packet, options)
     }
 
     /// Runs program `index` of the set (see [`Vm::add_program`]) with the given regions,

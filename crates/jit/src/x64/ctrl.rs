@@ -3,7 +3,7 @@
 //! trampoline and afterwards jumps where it says), and bpf-to-bpf calls (R6–R9 saved on the
 //! native stack, R10 moved to the next frame, at most eight frames).
 
-use bpfvet_isa::{Cond, Insn, Reg, Src, Width};
+use bpfvet_isa::{Cond, Insn, Reg, Size, Src, Width};
 use iced_x86::code_asm::*;
 
 use super::{BUDGET, CTX, Gen, Res, Stub, ctx, d, q};
@@ -299,5 +299,106 @@ impl Gen<'_> {
             self.a.pop(r)?;
         }
         Ok(())
+    }
+
+    /// The callback entry (see `MachineCode::callback_entry`): `fn(ctx, target) -> Exit`.
+    /// It saves every callee-saved register, then the context's entry stack pointer and
+    /// error epilogue, and points them at its own frame and epilogue, so an error inside
+    /// the callback returns here (status 1) instead of unwinding the helper that called it.
+    pub(super) fn callback_entry(&mut self) -> Result<CodeLabel, IcedError> {
+        let mut entry = self.a.create_label();
+        let mut pops = self.a.create_label();
+        const SAVED: [AsmRegister64; 6] = [rbp, rbx, r12, r13, r14, r15];
+        self.bind(&mut entry)?;
+        for r in SAVED {
+            self.a.push(r)?;
+        }
+        self.a.mov(CTX, rdi)?;
+        self.a.push(ctx(off::ENTRY_RSP))?;
+        self.a.push(ctx(off::EXIT_POPS))?;
+        // Eight pushes: the stack is as at entry (16n + 8); one more slot aligns the call.
+        self.a.sub(rsp, 8)?;
+        self.a.mov(ctx(off::ENTRY_RSP), rsp)?;
+        self.a.lea(r11, ptr(pops))?;
+        self.a.mov(ctx(off::EXIT_POPS), r11)?;
+        self.a.mov(r11, rsi)?;
+        if self.opts.checked {
+            self.a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
+        for (i, r) in ARGS.iter().enumerate() {
+            self.a.mov(*r, ctx(off::REGS + 8 * (i as i32 + 1)))?;
+        }
+        self.a.mov(rbp, ctx(off::REGS + 80))?;
+        for r in [eax, ebx, r13d, r14d, r15d] {
+            self.a.xor(r, r)?;
+        }
+        self.a.call(r11)?;
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        self.a.mov(rdx, rax)?;
+        self.a.xor(eax, eax)?;
+        // The error exit arrives here with rsp = the saved entry stack pointer, eax = 1.
+        self.bind(&mut pops)?;
+        self.a.add(rsp, 8)?;
+        self.a.pop(ctx(off::EXIT_POPS))?;
+        self.a.pop(ctx(off::ENTRY_RSP))?;
+        for r in SAVED.iter().rev() {
+            self.a.pop(*r)?;
+        }
+        self.a.ret()?;
+        Ok(entry)
+    }
+
+    /// LD_ABS (`src` None) and LD_IND: R0 = the big-endian `size` bytes at the offset of the
+    /// run's packet, read by the interpreter's code through `CodeEnv::ld_abs`; out of
+    /// bounds, the function returns 0 (as the kernel's rewrite does); without a packet the
+    /// run fails. R1–R5 are kept, as the interpreter keeps them.
+    pub(super) fn ld_abs(&mut self, i: usize, size: Size, src: Option<Reg>, imm: i32) -> Res {
+        let bytes: u32 = match size {
+            Size::B => 1,
+            Size::H => 2,
+            Size::W => 4,
+            Size::DW => 8,
+        };
+        // The offset is the low 32 bits of src + imm.
+        match src {
+            Some(s) => {
+                self.a.mov(r11d, d(s))?;
+                self.a.add(r11d, imm)?;
+            }
+            None => self.a.mov(r11d, imm as u32)?,
+        }
+        for r in ARGS {
+            self.a.push(r)?;
+        }
+        if self.opts.checked {
+            self.a.mov(ctx(off::REMAINING), BUDGET)?;
+        }
+        self.a.mov(rdi, CTX)?;
+        self.a.mov(esi, r11d)?;
+        self.a.mov(edx, bytes)?;
+        self.a.mov(rax, self.env.ld_abs)?;
+        self.a.call(rax)?;
+        if self.opts.checked {
+            self.a.mov(BUDGET, ctx(off::REMAINING))?;
+        }
+        self.a.mov(r10, rdx)?;
+        self.a.mov(r11, rax)?;
+        for r in ARGS.iter().rev() {
+            self.a.pop(*r)?;
+        }
+        let mut ok = self.a.create_label();
+        let fail = self.fail_stub(kind::INSN, i);
+        self.a.test(r11, r11)?;
+        self.a.je(ok)?;
+        self.a.cmp(r11, 1)?;
+        self.a.jne(fail)?;
+        // Out of bounds: return 0 from the function, as `exit` does.
+        self.a.xor(eax, eax)?;
+        self.transfer_check()?;
+        self.a.ret()?;
+        self.bind(&mut ok)?;
+        self.a.mov(rax, r10)
     }
 }

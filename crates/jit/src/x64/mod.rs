@@ -297,15 +297,12 @@ impl<'p> Gen<'p> {
         if self.opts.checked {
             self.a.mov(ctx(off::REMAINING), BUDGET)?;
         }
-        // Every program of a set has its own error exit.
+        // Every program of a set has its own error exit. It continues at the epilogue of
+        // whatever entry made the frame: program 0's (also for programs entered by a tail
+        // call) or, inside a callback, the callback entry's.
         self.a.mov(ctx(off::ERR_PROG), self.env.program as i32)?;
         self.a.mov(eax, 1u32)?;
-        if self.env.program == 0 {
-            self.a.jmp(pops)?;
-        } else {
-            // Entered by a tail call: program 0's entry made the frame.
-            self.a.jmp(ctx(off::EXIT_POPS))?;
-        }
+        self.a.jmp(ctx(off::EXIT_POPS))?;
         self.pops = pops;
         Ok((general, fast))
     }
@@ -549,10 +546,10 @@ impl<'p> Gen<'p> {
                 self.transfer_check()?;
                 self.a.ret()
             }
+            Insn::LdAbs { size, imm } => self.ld_abs(i, size, None, imm),
+            Insn::LdInd { size, src, imm } => self.ld_abs(i, size, Some(src), imm),
             Insn::LdImm64 { .. }
             | Insn::Call(bpfvet_isa::CallKind::Kfunc { .. })
-            | Insn::LdAbs { .. }
-            | Insn::LdInd { .. }
             | Insn::AddrSpaceCast { .. } => {
                 let stub = self.fail_stub(kind::INSN, i);
                 self.a.jmp(stub)
@@ -674,7 +671,35 @@ impl<'p> Gen<'p> {
         self.a.mov(ctx(off::CACHE), r10)?;
         self.a.add(r11, qword_ptr(r10 + region_off::DELTA))?;
         self.a.ret()?;
+        // Then the packet and the maps, in Rust; it caches what it finds in the table.
         self.bind(&mut fail)?;
+        let mut hard = self.a.create_label();
+        const SAVED: [AsmRegister64; 8] = [r11, rax, rdi, rsi, rdx, rcx, r8, r9];
+        for r in SAVED {
+            self.a.push(r)?;
+        }
+        // Align the stack for the call whatever the caller's alignment.
+        self.a.mov(r10, rsp)?;
+        self.a.and(rsp, -16)?;
+        self.a.push(r10)?;
+        self.a.sub(rsp, 8)?;
+        self.a.mov(rdi, CTX)?;
+        self.a.mov(rsi, r11)?;
+        self.a.mov(edx, size)?;
+        self.a.mov(ecx, write as u32)?;
+        self.a.mov(rax, self.env.resolve)?;
+        self.a.call(rax)?;
+        self.a.add(rsp, 8)?;
+        self.a.pop(rsp)?;
+        self.a.mov(r10, rax)?;
+        for r in SAVED.iter().rev() {
+            self.a.pop(*r)?;
+        }
+        self.a.test(r10, r10)?;
+        self.a.je(hard)?;
+        self.a.mov(r11, r10)?;
+        self.a.ret()?;
+        self.bind(&mut hard)?;
         self.a.mov(ctx(off::ERR_ADDR), r11)?;
         self.a.pop(r10)?;
         self.a.mov(ctx(off::ERR_RET), r10)?;
@@ -709,6 +734,11 @@ impl<'p> Gen<'p> {
             self.a.ud2()?;
             (self.err_exit, self.pops) = (err_exit, pops);
         }
+        let callback_entry = if self.opts.direct {
+            None
+        } else {
+            Some(self.callback_entry()?)
+        };
         let mut ool = self.a.create_label();
         self.bind(&mut ool)?;
         self.stubs()?;
@@ -730,6 +760,10 @@ impl<'p> Gen<'p> {
             out_of_line: at(&ool)?,
             exit_pops: at(&self.pops)?,
             direct: self.opts.direct,
+            callback_entry: match &callback_entry {
+                Some(l) => at(l)?,
+                None => 0,
+            },
             insn_offsets,
             check_sites,
             bytes: result.inner.code_buffer,

@@ -199,6 +199,17 @@ pub struct Context {
     pub(crate) ctx_in: bool,
 }
 
+/// The parts of a [`Context`] a run works on; see [`Context::run_parts`].
+#[derive(Debug)]
+pub struct ContextRun<'c> {
+    /// The context bytes (R1 points at them).
+    pub region: crate::MemRegion<'c>,
+    /// The packet of XDP and socket-buffer contexts.
+    pub packet: Option<&'c mut Packet>,
+    /// The `bpf_redirect` flavour of packet contexts.
+    pub redirect_flavor: Option<crate::RedirectFlavor>,
+}
+
 impl Context {
     /// Plain context bytes the program may read and write (R1 points at them).
     pub fn bytes(data: &[u8]) -> Context {
@@ -291,6 +302,32 @@ impl Context {
         }
         layout::put(&mut self.bytes, fd, value);
         Ok(())
+    }
+
+    /// What a run on this context needs: the context bytes as a region at
+    /// [`CONTEXT_BASE`](crate::CONTEXT_BASE) (read-only for the types whose context programs
+    /// cannot write), the packet, and the `bpf_redirect` flavour of the context's kind (for
+    /// [`Env::redirect_flavor`](crate::Env)). Both engines run contexts through it.
+    pub fn run_parts(&mut self) -> ContextRun<'_> {
+        let writable = self.writable();
+        let redirect_flavor = match self.kind {
+            ContextKind::Xdp => Some(crate::RedirectFlavor::Xdp),
+            ContextKind::Skb(_) => Some(crate::RedirectFlavor::Tc),
+            _ => None,
+        };
+        let mut region = crate::MemRegion::new(
+            crate::RegionKind::Context,
+            crate::CONTEXT_BASE,
+            &mut self.bytes,
+        );
+        if !writable {
+            region = region.read_only();
+        }
+        ContextRun {
+            region,
+            packet: self.packet.as_mut(),
+            redirect_flavor,
+        }
     }
 
     /// Whether the program may write the context region.

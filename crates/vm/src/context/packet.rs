@@ -131,6 +131,13 @@ impl Packet {
         (off >= self.meta && stop <= self.end).then_some(off..stop)
     }
 
+    /// The accessible window (`data_meta..data_end`): its address and bytes. Helpers that
+    /// move the data (adjust head or tail, change the tail, push a VLAN tag, ...) move the
+    /// window and may reallocate the buffer.
+    pub fn window_mut(&mut self) -> (u64, &mut [u8]) {
+        (Packet::addr(self.meta), &mut self.buf[self.meta..self.end])
+    }
+
     /// `len` accessible bytes at `addr`.
     pub(crate) fn bytes(&self, addr: u64, len: usize) -> Option<&[u8]> {
         self.range(addr, len).map(|r| &self.buf[r])
@@ -156,7 +163,7 @@ impl Packet {
     /// `offset` from the data, big-endian; negative offsets from `SKF_NET_OFF` and
     /// `SKF_LL_OFF` count from the network and MAC headers. `None` when out of bounds (the
     /// program then returns 0).
-    pub(crate) fn ld_abs(&self, offset: i32, size: usize) -> Option<u64> {
+    pub fn ld_abs(&self, offset: i32, size: usize) -> Option<u64> {
         const SKF_NET_OFF: i32 = -0x10_0000;
         const SKF_LL_OFF: i32 = -0x20_0000;
         let base = self.data as i64;

@@ -804,6 +804,37 @@ impl Maps {
         Some(values.bytes_mut(r))
     }
 
+    /// The whole element holding `addr` — a value copy, a key, or a reserved ring buffer
+    /// record — as its address, its bytes and whether programs may write it: an access lies
+    /// inside it exactly when [`Maps`] memory accepts the access (for engines that cache
+    /// address translations, such as the JIT). The bytes move when the map grows, so such a
+    /// cache must be dropped at every helper call.
+    pub fn element_span(&mut self, addr: u64) -> Option<(u64, &mut [u8], bool)> {
+        let (i, off) = self.locate(addr)?;
+        let m = &mut self.maps[i];
+        let writable = !m.spec.read_only_for_programs();
+        let window = map_window(i);
+        if let Kind::Ringbuf(rb) = &m.kind {
+            let (r, _) = rb.busy_containing(off, 1)?;
+            let start = (rb.records[r].pos & (rb.size - 1)) + ringbuf::HDR_SZ;
+            let Kind::Ringbuf(rb) = &mut m.kind else {
+                unreachable!("matched above")
+            };
+            return Some((window + start, &mut rb.records[r].data[..], true));
+        }
+        let keys = off >= KEYS_OFFSET;
+        let (slab, base, writable) = match (&mut m.kind, keys) {
+            (Kind::Array { keys, .. }, true) => (keys, KEYS_OFFSET, false),
+            (Kind::Hash(h), true) => (&mut h.keys, KEYS_OFFSET, false),
+            (Kind::Array { values, .. }, false) => (values, 0, writable),
+            (Kind::Hash(h), false) => (&mut h.values, 0, writable),
+            (Kind::Lpm(l), false) => (&mut l.values, 0, writable),
+            _ => return None,
+        };
+        let (start, bytes) = slab.element_mut(off - base)?;
+        Some((window + base + start, bytes, writable))
+    }
+
     /// The map memory region nearest to `addr`, if `addr` is inside a map's window.
     pub(crate) fn region_info(&self, addr: u64) -> Option<RegionInfo> {
         let (i, off) = self.locate(addr)?;

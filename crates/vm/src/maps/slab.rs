@@ -80,6 +80,19 @@ impl Slab {
         Some(off..off + len)
     }
 
+    /// The whole value copy holding window offset `off`: its start offset and bytes (`None`
+    /// in a gap or past the memory). An access lies inside it exactly when
+    /// [`Slab::resolve`] accepts it.
+    pub fn element_mut(&mut self, off: u64) -> Option<(u64, &mut [u8])> {
+        let off = usize::try_from(off).ok()?;
+        let within = off % self.stride;
+        if within >= self.size || off / self.stride >= self.data.len() / self.stride {
+            return None;
+        }
+        let start = off - within;
+        Some((start as u64, &mut self.data[start..start + self.size]))
+    }
+
     /// Bytes `r` (from [`Slab::resolve`]).
     pub fn bytes(&self, r: Range<usize>) -> &[u8] {
         &self.data[r]

@@ -1,6 +1,7 @@
 //! `bpfvet run` with a program context: builds a [`Runner`] from an ELF object (or raw
 //! bytecode / assembly with `--type`), preloads maps (`--map`), verifies with bpfvet's
-//! verifier (unless `--no-verify`), then runs as `BPF_PROG_TEST_RUN` does — `--data-in`,
+//! verifier (unless `--no-verify`), moves to the checked JIT with `--jit`, then runs as
+//! `BPF_PROG_TEST_RUN` does — `--data-in`,
 //! `--ctx-in`, `--repeat` (the same context again and again, as the kernel does) — printing
 //! the return value, the output data and the mean time per run, or `--json`:
 //! `{"retval": <u32>, "data_out_hex": "...", "ns_per_run": <float or null>}` (a stable
@@ -182,7 +183,7 @@ fn verify(a: &RunArgs, r: &Runner) -> Result<(), CliError> {
 
 /// Prints the `trace_printk` output collected so far (and clears it).
 pub(super) fn print_trace(r: &mut Runner, out: &mut impl Write, prefix: &str) {
-    for t in r.vm_mut().env_mut().take_trace() {
+    for t in r.env_mut().take_trace() {
         let _ = writeln!(out, "{prefix}{}", t.message.trim_end_matches('\n'));
     }
 }
@@ -202,14 +203,19 @@ pub(super) fn dump_maps(a: &RunArgs, r: &Runner) -> Result<(), CliError> {
 }
 
 pub fn run(a: &RunArgs) -> Result<u8, CliError> {
-    if a.jit {
+    if a.unchecked {
         return Err(CliError::usage(
-            "--jit runs plain memory only: the JIT has no program contexts, maps or kernel \
-             helpers yet (run without --jit)",
+            "--unchecked runs plain memory only: program contexts hold the interpreter's \
+             packet addresses, which the unchecked JIT cannot use (drop --unchecked: the \
+             checked JIT runs contexts)",
         ));
     }
     let mut r = runner(a)?;
     verify(a, &r)?;
+    if a.jit {
+        r.use_jit()
+            .map_err(|e| CliError::failed(&a.input.file, e.0))?;
+    }
     if a.pcap.is_some() {
         return super::pcap_run::run(a, &mut r);
     }

@@ -3,6 +3,9 @@
 //! prints `trace_printk` output as it comes, then a summary of the return values (XDP and
 //! TC actions by name) with counts and the rate. `--out` writes every packet as the program
 //! left it; a progress bar runs on stderr for long captures when stderr is a terminal.
+//! `--json` prints one object instead: `{"packets", "retvals": {"<retval>": count},
+//! "not_run", "errors", "error_messages", "trace", "packets_per_s"}` (`trace` holds
+//! `{"packet", "message"}` records, `error_messages` the first errors).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -43,6 +46,9 @@ pub fn run(a: &RunArgs, r: &mut Runner) -> Result<u8, CliError> {
     let mut counts: BTreeMap<u32, u64> = BTreeMap::new();
     let (mut errors, mut refused) = (0u64, 0u64);
     let mut stdout = std::io::stdout().lock();
+    // --json: trace lines and error messages go into the final object.
+    let mut trace_json = Vec::new();
+    let mut error_json = Vec::new();
     let start = Instant::now();
     for (i, p) in cap.packets.iter().enumerate() {
         let n = i + 1;
@@ -54,7 +60,11 @@ pub fn run(a: &RunArgs, r: &mut Runner) -> Result<u8, CliError> {
             Err(e) => {
                 refused += 1;
                 if refused as usize <= MAX_ERRORS_SHOWN {
-                    let _ = writeln!(stdout, "packet {n}: not run: {e}");
+                    if a.json {
+                        error_json.push(format!("packet {n}: not run: {e}"));
+                    } else {
+                        let _ = writeln!(stdout, "packet {n}: not run: {e}");
+                    }
                 }
                 if let Some(o) = &mut out {
                     o.packets.push(p.clone());
@@ -67,11 +77,24 @@ pub fn run(a: &RunArgs, r: &mut Runner) -> Result<u8, CliError> {
             Err(e) => {
                 errors += 1;
                 if errors as usize <= MAX_ERRORS_SHOWN {
-                    let _ = writeln!(stdout, "packet {n}: error: {e}");
+                    if a.json {
+                        error_json.push(format!("packet {n}: error: {e}"));
+                    } else {
+                        let _ = writeln!(stdout, "packet {n}: error: {e}");
+                    }
                 }
             }
         }
-        print_trace(r, &mut stdout, &format!("packet {n}: trace: "));
+        if a.json {
+            for t in r.env_mut().take_trace() {
+                trace_json.push(serde_json::json!({
+                    "packet": n,
+                    "message": t.message.trim_end_matches('\n'),
+                }));
+            }
+        } else {
+            print_trace(r, &mut stdout, &format!("packet {n}: trace: "));
+        }
         if let Some(o) = &mut out {
             let data = ctx.packet_out();
             o.packets.push(PcapPacket {
@@ -87,19 +110,36 @@ pub fn run(a: &RunArgs, r: &mut Runner) -> Result<u8, CliError> {
         eprint!("\r{:40}\r", "");
     }
     let t = r.prog_type();
-    let _ = writeln!(
-        stdout,
-        "{total} packets in {secs:.3} s ({:.0} packets/s)",
-        total as f64 / secs.max(1e-9)
-    );
-    for (&retval, &count) in &counts {
-        let _ = writeln!(stdout, "  {:<20} {count}", action_label(t, retval));
-    }
-    if refused > 0 {
-        let _ = writeln!(stdout, "  {:<20} {refused}", "not run (bad frame)");
-    }
-    if errors > 0 {
-        let _ = writeln!(stdout, "  {:<20} {errors}", "error");
+    if a.json {
+        let retvals: serde_json::Map<String, serde_json::Value> = counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), (*v).into()))
+            .collect();
+        let doc = serde_json::json!({
+            "packets": total,
+            "retvals": retvals,
+            "not_run": refused,
+            "errors": errors,
+            "error_messages": error_json,
+            "trace": trace_json,
+            "packets_per_s": total as f64 / secs.max(1e-9),
+        });
+        let _ = writeln!(stdout, "{doc}");
+    } else {
+        let _ = writeln!(
+            stdout,
+            "{total} packets in {secs:.3} s ({:.0} packets/s)",
+            total as f64 / secs.max(1e-9)
+        );
+        for (&retval, &count) in &counts {
+            let _ = writeln!(stdout, "  {:<20} {count}", action_label(t, retval));
+        }
+        if refused > 0 {
+            let _ = writeln!(stdout, "  {:<20} {refused}", "not run (bad frame)");
+        }
+        if errors > 0 {
+            let _ = writeln!(stdout, "  {:<20} {errors}", "error");
+        }
     }
     drop(stdout);
     if let (Some(o), Some(path)) = (out, &a.out) {
