@@ -106,7 +106,7 @@ pub struct Verifier<'a> {
     /// stack access, a move between frames, a refinement of linked scalars.
     pub(crate) hist_stack: Option<(u8, u8)>,
     pub(crate) hist_frame_change: bool,
-    pub(crate) hist_linked: bool,
+    pub(crate) hist_linked: Option<crate::precision::Linked>,
     /// Figures of checkpoints retired between functions: (total, peak, max per insn).
     prior_states: (u64, u64, u64),
     /// Per subprogram: a global function that was called / that was verified on its own.
@@ -155,7 +155,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         cur_parent: None,
         hist_stack: None,
         hist_frame_change: false,
-        hist_linked: false,
+        hist_linked: None,
         prior_states: (0, 0, 0),
         global_called: vec![false; nsub],
         global_done: vec![false; nsub],
@@ -275,13 +275,13 @@ impl Verifier<'_> {
                 self.cur_parent = parent;
                 self.hist_stack = None;
                 self.hist_frame_change = false;
-                self.hist_linked = false;
+                self.hist_linked = None;
                 let next = self.step(&mut state, pc)?;
                 let h = crate::precision::Hist {
                     pc: pc as u32,
                     stack: self.hist_stack.take(),
                     frame_change: self.hist_frame_change,
-                    linked: self.hist_linked,
+                    linked: self.hist_linked.take(),
                 };
                 state.record(h);
                 match next {
@@ -357,15 +357,20 @@ impl Verifier<'_> {
             Some(bpfvet_isa::insn::Insn::MayGoto { .. })
         );
         let calls_callback = self.cfg.calls_callback[pc];
+        let force = self.env.test_state_freq || may_goto || calls_callback;
+        let loop_paced = self.jmps_processed - self.prev_jmps >= 20
+            || self.stats.processed_insns - self.prev_insns >= 100;
         let v = self.checkpoints.visit(
             pc,
             state,
             *parent,
-            add || may_goto || calls_callback,
+            add || force,
             false,
             may_goto,
             calls_callback,
             self.cfg.live_regs[pc],
+            force,
+            loop_paced,
         );
         match v {
             prune::Outcome::Pruned { id, in_progress } => {
@@ -402,6 +407,8 @@ impl Verifier<'_> {
                     false,
                     false,
                     crate::liveness::ALL,
+                    true,
+                    true,
                 ) {
                     self.start_segment(n, state);
                     *parent = Some(n);

@@ -24,8 +24,49 @@ pub struct Hist {
     pub stack: Option<(u8, u8)>,
     /// The instruction moved between frames (call into a function or callback, exit).
     pub frame_change: bool,
-    /// A branch that refined scalars linked to its operands by id.
-    pub linked: bool,
+    /// A branch that refined scalars linked to its operands by id: those scalars.
+    pub linked: Option<Linked>,
+}
+
+/// Scalars sharing an id with a branch's operands, in the branch's frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linked {
+    pub regs: u16,
+    pub slots: u64,
+    /// Some linked scalar lives in another frame (not followed: the walk falls back).
+    pub other_frames: bool,
+}
+
+/// The scalars of `st` that share a (non-zero) id with `a` or `b`.
+pub fn linked_set(st: &State, a: u32, b: u32) -> Linked {
+    let hit = |r: &crate::reg::RegState| r.is_scalar() && r.id != 0 && (r.id == a || r.id == b);
+    let cur = st.frameno();
+    let mut l = Linked {
+        regs: 0,
+        slots: 0,
+        other_frames: false,
+    };
+    for (fi, f) in st.frames.iter().enumerate() {
+        for (i, r) in f.regs.iter().enumerate() {
+            if hit(r) {
+                if fi == cur {
+                    l.regs |= 1 << i;
+                } else {
+                    l.other_frames = true;
+                }
+            }
+        }
+        for (spi, sl) in f.stack.slots.iter().enumerate() {
+            if sl.is_spill() && hit(&sl.spilled) {
+                if fi == cur && spi < 64 {
+                    l.slots |= 1 << spi;
+                } else {
+                    l.other_frames = true;
+                }
+            }
+        }
+    }
+    l
 }
 
 /// History entries kept per state; a longer stretch without a checkpoint (a loop whose
@@ -51,8 +92,22 @@ pub struct Fallback;
 
 /// Steps `masks` back over the instruction in `h` (`backtrack_insn`).
 fn backtrack_insn(code: &Code, h: &Hist, fr: usize, m: &mut Masks) -> Result<(), Fallback> {
-    if h.frame_change || h.linked {
+    if h.frame_change {
         return Err(Fallback);
+    }
+    if let Some(l) = h.linked {
+        // A refinement of linked scalars: if any of them is needed, all are (each one's
+        // new range came from the others').
+        if fr >= 8 {
+            return Err(Fallback);
+        }
+        if m.regs[fr] & l.regs != 0 || m.slots[fr] & l.slots != 0 {
+            if l.other_frames {
+                return Err(Fallback);
+            }
+            m.regs[fr] |= l.regs;
+            m.slots[fr] |= l.slots;
+        }
     }
     let Some(insn) = code.insn(h.pc as usize) else {
         return Err(Fallback);

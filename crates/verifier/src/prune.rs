@@ -110,9 +110,12 @@ impl Checkpoints {
         may_goto: bool,
         calls_callback: bool,
         live_regs: u16,
+        force: bool,
+        loop_paced: bool,
     ) -> Outcome {
         let list = &self.at[pc];
         self.max_per_insn = self.max_per_insn.max(list.len() as u64);
+        let mut add = add;
         let mut hit = None;
         let mut hit_in_progress = false;
         for &id in list {
@@ -144,6 +147,11 @@ impl Checkpoints {
                 if same_state(&c.state, state) {
                     return Outcome::InfiniteLoop;
                 }
+                // Inside a loop, successive iterations differ: store a checkpoint only now
+                // and then (the kernel's 20 jumps or 100 instructions).
+                if !force && !loop_paced {
+                    add = false;
+                }
                 continue;
             }
             // A finished checkpoint: registers dead here cannot matter, nor scalars its
@@ -171,20 +179,29 @@ impl Checkpoints {
         {
             return Outcome::Widen(id);
         }
-        for &id in &self.at[pc] {
-            if let Some(c) = self.arena[id].as_mut() {
-                c.misses += 1;
+        // A miss counts only when a new checkpoint may be stored: otherwise the iterations
+        // of a loop would evict the checkpoints of its first passes.
+        if add || loop_head {
+            for &id in &self.at[pc] {
+                if let Some(c) = self.arena[id].as_mut() {
+                    c.misses += 1;
+                }
             }
         }
         if !add && !loop_head {
             return Outcome::Miss;
         }
-        // Evict finished checkpoints that keep missing (the kernel's heuristic), then cap.
+        // Drop checkpoints that keep missing (the kernel's heuristic; a forced checkpoint
+        // still being explored gets more chances), then cap. One still being explored leaves
+        // the list but stays in the arena: paths below it walk its chain.
         let arena = &mut self.arena;
         let mut evicted = 0u64;
         self.at[pc].retain(|&id| {
             let keep = match arena[id].as_ref() {
-                Some(c) => c.branches > 0 || c.misses <= c.hits * 3 + 3,
+                Some(c) => {
+                    let n = if force && c.branches > 0 { 64 } else { 3 };
+                    c.misses <= c.hits * n + n
+                }
                 None => false,
             };
             if !keep && arena[id].as_ref().is_some_and(|c| c.branches == 0) {
