@@ -362,9 +362,18 @@ fn walk(
             ));
         }
         let t = t as usize;
+        // The kernel's prune points: a branch's target and the conditional jump itself
+        // (not an unconditional `ja`); below, the instruction after each call.
         if jump {
             prune[t] = true;
-            prune[pc] = true;
+            let uncond = matches!(
+                code.slots[pc],
+                Slot::Insn(Insn::Ja { .. }) | Slot::Insn(Insn::Gotol { .. })
+            ) || matches!(code.slots[pc], Slot::Bad(_))
+                && code.raw[pc].code & 0xf0 == OP_JA;
+            if !uncond {
+                prune[pc] = true;
+            }
         }
         match state[t] {
             UNSEEN => {
@@ -388,6 +397,21 @@ fn walk(
                 prune[t] = true;
             }
             _ => {}
+        }
+    }
+    for pc in 0..n {
+        let after_call = match code.slots[pc] {
+            Slot::Insn(Insn::Call(_)) | Slot::Insn(Insn::Callx { .. }) => Some(pc + 1),
+            Slot::Insn(Insn::LdImm64 {
+                kind: Imm64Kind::Func,
+                ..
+            }) => Some(pc + 2),
+            _ => None,
+        };
+        if let Some(next) = after_call
+            && next < n
+        {
+            prune[next] = true;
         }
     }
     let mut pc = 0;
