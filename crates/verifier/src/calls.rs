@@ -858,6 +858,9 @@ impl Verifier<'_> {
                         r.var.smax + i64::from(r.off) + size,
                     )
                 };
+                if !write {
+                    self.mark_stack_read(st, frame, crate::stack_live::slot_mask(lo, hi));
+                }
                 let stack = &mut st.frames[frame].stack;
                 if write {
                     stack.grow_to(lo);

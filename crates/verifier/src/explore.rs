@@ -379,6 +379,8 @@ impl Verifier<'_> {
                     // still explored: keep everything on this path exact.
                     self.mark_all_chain(state, *parent);
                 } else if let Some(old) = self.checkpoints.state(id).cloned() {
+                    self.cur_parent = *parent;
+                    self.propagate_stack_reads(&old, state);
                     self.propagate_precision(&old, state, *parent);
                 }
                 Ok(prune::Visit::Pruned)
@@ -427,6 +429,15 @@ impl Verifier<'_> {
         state.for_each_reg(|r| r.precise = false);
         state.hist.clear();
         state.hist_overflow = false;
+        for f in &mut state.frames {
+            f.written = 0;
+            f.read = 0;
+        }
+        if let Some(cp) = self.checkpoints.state_mut(id) {
+            for f in &mut cp.frames {
+                f.read = 0;
+            }
+        }
     }
 
     /// Records the stack depth used by the current frame.

@@ -30,6 +30,7 @@ pub mod scalar;
 pub mod sig;
 pub mod sigtable;
 pub mod stack;
+mod stack_live;
 pub mod state;
 pub mod step;
 pub mod tnum;

@@ -790,6 +790,7 @@ impl Verifier<'_> {
             // result is zero if all are zero.
             let lo = reg.var.smin + off;
             let hi = reg.var.smax + off + size;
+            self.mark_stack_read(st, frameno, crate::stack_live::slot_mask(lo, hi));
             let stack = &st.frames[frameno].stack;
             let all_zero = (lo..hi).all(|o| stack.byte(o) == ByteKind::Zero);
             for o in lo..hi {
@@ -803,6 +804,7 @@ impl Verifier<'_> {
         }
         let off = off + reg.var.var_off.value as i64;
         self.scratch_slot(off);
+        self.mark_stack_read(st, frameno, crate::stack_live::slot_mask(off, off + size));
         let stack = &st.frames[frameno].stack;
         let (spi, _) = locate(off);
         let slot = stack
@@ -912,6 +914,7 @@ impl Verifier<'_> {
         let off = off + reg.var.var_off.value as i64;
         self.scratch_slot(off);
         let privileged = self.env.privileged;
+        st.frames[frameno].written |= crate::stack_live::full_slot(off, size);
         let stack = &mut st.frames[frameno].stack;
         stack.grow_to(off);
         let aligned = off % 8 == 0;

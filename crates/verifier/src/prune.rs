@@ -253,6 +253,9 @@ impl Checkpoints {
                 return;
             }
             crate::precision::mark_all(&mut c.state);
+            for f in &mut c.state.frames {
+                f.read = u64::MAX;
+            }
             c.all_precise = true;
             p = c.parent;
         }
@@ -449,6 +452,10 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, precision: bool) -> 
 
 fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, precision: bool) -> bool {
     for (spi, os) in old.stack.slots.iter().enumerate() {
+        // A finished checkpoint's slot that no continuation read cannot matter.
+        if precision && spi < 64 && old.read & (1 << spi) == 0 {
+            continue;
+        }
         let cs = cur.stack.slots.get(spi);
         for b in 0..8 {
             let ob = os.bytes[b];

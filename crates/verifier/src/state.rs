@@ -21,6 +21,12 @@ pub struct Frame {
     pub callback_ret: Option<(i64, i64)>,
     /// `bpf_loop` iterations simulated in this callback frame.
     pub callback_depth: u32,
+    /// Stack liveness, one bit per 8-byte slot: slots wholly written since the state's
+    /// last checkpoint (a later read does not depend on older values)...
+    pub written: u64,
+    /// ... and, in a checkpoint, slots some continuation read before writing them. Pruning
+    /// against a finished checkpoint ignores the slots it never read.
+    pub read: u64,
 }
 
 impl Frame {
@@ -36,6 +42,8 @@ impl Frame {
             subprog,
             callback_ret: None,
             callback_depth: 0,
+            written: 0,
+            read: 0,
         }
     }
 }
