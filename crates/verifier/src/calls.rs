@@ -144,7 +144,7 @@ impl Verifier<'_> {
                     *st.reg_mut(r) = RegState::not_init();
                 }
                 st.frames.push(callee);
-                self.hist_frame_change = true;
+                self.hist_frame_change = crate::precision::FrameMove::Enter;
                 if self.log.enabled() && self.log.level >= 1 {
                     self.log_call_frames(st);
                 }
@@ -226,7 +226,11 @@ impl Verifier<'_> {
             }
             let callee = st.frames.pop().expect("callee frame");
             let callsite = callee.callsite.expect("callee has a call site");
-            self.hist_frame_change = true;
+            self.hist_frame_change = if callback_ret.is_some() {
+                crate::precision::FrameMove::LeaveCallback
+            } else {
+                crate::precision::FrameMove::Leave
+            };
             // A callback's R0 stays with the helper; the caller's registers are untouched
             // until the helper call completes.
             let back_to = if callback_ret.is_some() {
@@ -555,7 +559,7 @@ impl Verifier<'_> {
         }
         cb.cur_mut().callback_depth += 1;
         cb.frames.push(callee);
-        self.hist_frame_change = true;
+        self.hist_frame_change = crate::precision::FrameMove::EnterCallback;
         cb.callback_unroll_depth += 1;
         st.cur_mut().callback_depth = 0;
         let start = self.cfg.subprogs[sub].start;

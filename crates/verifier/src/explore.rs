@@ -105,7 +105,7 @@ pub struct Verifier<'a> {
     /// What the instruction being stepped did, for the state's history: a constant-offset
     /// stack access, a move between frames, a refinement of linked scalars.
     pub(crate) hist_stack: Option<(u8, u8)>,
-    pub(crate) hist_frame_change: bool,
+    pub(crate) hist_frame_change: crate::precision::FrameMove,
     pub(crate) hist_linked: Option<crate::precision::Linked>,
     /// Figures of checkpoints retired between functions: (total, peak, max per insn).
     prior_states: (u64, u64, u64),
@@ -154,7 +154,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         checkpoints: Checkpoints::new(code.len()),
         cur_parent: None,
         hist_stack: None,
-        hist_frame_change: false,
+        hist_frame_change: crate::precision::FrameMove::None,
         hist_linked: None,
         prior_states: (0, 0, 0),
         global_called: vec![false; nsub],
@@ -274,13 +274,13 @@ impl Verifier<'_> {
                 }
                 self.cur_parent = parent;
                 self.hist_stack = None;
-                self.hist_frame_change = false;
+                self.hist_frame_change = crate::precision::FrameMove::None;
                 self.hist_linked = None;
                 let next = self.step(&mut state, pc)?;
                 let h = crate::precision::Hist {
                     pc: pc as u32,
                     stack: self.hist_stack.take(),
-                    frame_change: self.hist_frame_change,
+                    frame: self.hist_frame_change,
                     linked: self.hist_linked.take(),
                 };
                 state.record(h);

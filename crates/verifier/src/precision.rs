@@ -23,9 +23,23 @@ pub struct Hist {
     /// A load or store at a constant stack offset: (frame number, slot index).
     pub stack: Option<(u8, u8)>,
     /// The instruction moved between frames (call into a function or callback, exit).
-    pub frame_change: bool,
+    pub frame: FrameMove,
     /// A branch that refined scalars linked to its operands by id: those scalars.
     pub linked: Option<Linked>,
+}
+
+/// How an instruction moved between frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameMove {
+    None,
+    /// A call into a static function: a new frame with R1-R5 from the caller.
+    Enter,
+    /// A helper entered its callback: a new frame with R1-R5 set by the helper.
+    EnterCallback,
+    /// `exit` from a static function: R0 goes to the caller.
+    Leave,
+    /// `exit` from a callback: back to the helper's call, the caller's registers untouched.
+    LeaveCallback,
 }
 
 /// Scalars sharing an id with a branch's operands, in the branch's frame.
@@ -91,10 +105,49 @@ impl Masks {
 pub struct Fallback;
 
 /// Steps `masks` back over the instruction in `h` (`backtrack_insn`).
-fn backtrack_insn(code: &Code, h: &Hist, fr: usize, m: &mut Masks) -> Result<(), Fallback> {
-    if h.frame_change {
-        return Err(Fallback);
+fn backtrack_insn(code: &Code, h: &Hist, fr: &mut usize, m: &mut Masks) -> Result<(), Fallback> {
+    const ARGS: u16 = 0b11_1110;
+    match h.frame {
+        FrameMove::None => {}
+        FrameMove::Leave | FrameMove::LeaveCallback => {
+            // Backwards over `exit`: from the caller's frame into the callee's.
+            let caller = *fr;
+            if caller + 1 >= 8 {
+                return Err(Fallback);
+            }
+            if h.frame == FrameMove::Leave {
+                // R1-R5 are clobbered by the call; R0 is the callee's.
+                if m.regs[caller] & ARGS != 0 {
+                    return Err(Fallback);
+                }
+                if m.regs[caller] & 1 != 0 {
+                    m.regs[caller] &= !1;
+                    m.regs[caller + 1] |= 1;
+                }
+            }
+            *fr = caller + 1;
+            return Ok(());
+        }
+        FrameMove::Enter | FrameMove::EnterCallback => {
+            // Backwards over the call: from the callee's frame into the caller's. Only the
+            // arguments can be needed at the callee's entry.
+            let callee = *fr;
+            if callee == 0 || callee >= 8 {
+                return Err(Fallback);
+            }
+            if m.regs[callee] & !ARGS != 0 || m.slots[callee] != 0 {
+                return Err(Fallback);
+            }
+            if h.frame == FrameMove::Enter {
+                m.regs[callee - 1] |= m.regs[callee];
+            }
+            // A callback's arguments come from the helper.
+            m.regs[callee] = 0;
+            *fr = callee - 1;
+            return Ok(());
+        }
     }
+    let fr = *fr;
     if let Some(l) = h.linked {
         // A refinement of linked scalars: if any of them is needed, all are (each one's
         // new range came from the others').
@@ -200,7 +253,14 @@ fn backtrack_insn(code: &Code, h: &Hist, fr: usize, m: &mut Masks) -> Result<(),
             }
             *regs &= !1;
         }
-        Insn::Call(CallKind::Local(_)) | Insn::Callx { .. } => return Err(Fallback),
+        Insn::Call(CallKind::Local(_)) => {
+            // A global function (verified on its own): R0 is new, R1-R5 clobbered.
+            if *regs & ARGS != 0 {
+                return Err(Fallback);
+            }
+            *regs &= !1;
+        }
+        Insn::Callx { .. } => return Err(Fallback),
         Insn::Ja { .. } | Insn::Gotol { .. } | Insn::MayGoto { .. } | Insn::Exit => {}
         Insn::LdAbs { .. } | Insn::LdInd { .. } => {
             if *regs != 0 {
@@ -282,18 +342,19 @@ impl Verifier<'_> {
 
     /// Walks back from the current state through its checkpoints, marking what `m` needs.
     pub fn backtrack(&mut self, st: &mut State, parent: Option<usize>, mut m: Masks) {
-        let fr = st.frameno();
+        let mut fr = st.frameno();
         let code = self.code;
         if st.hist_overflow {
             self.mark_all_chain(st, parent);
             return;
         }
-        // The current state's own history, newest first.
+        // The current state's own history, newest first; `fr` follows the frame each
+        // instruction ran in.
         for h in st.hist.iter().rev() {
             if m.is_empty() {
                 return;
             }
-            if backtrack_insn(code, h, fr, &mut m).is_err() {
+            if backtrack_insn(code, h, &mut fr, &mut m).is_err() {
                 self.mark_all_chain(st, parent);
                 return;
             }
@@ -307,21 +368,20 @@ impl Verifier<'_> {
                 self.mark_all_chain(st, parent);
                 return;
             };
+            if cp.frameno() != fr || cp.hist_overflow {
+                self.mark_all_chain(st, parent);
+                return;
+            }
             mark_state(cp, &mut m);
             if m.is_empty() {
                 return;
             }
-            if cp.hist_overflow {
-                self.mark_all_chain(st, parent);
-                return;
-            }
-            let fr = cp.frameno();
             let hist = cp.hist.clone();
             for h in hist.iter().rev() {
                 if m.is_empty() {
                     return;
                 }
-                if backtrack_insn(code, h, fr, &mut m).is_err() {
+                if backtrack_insn(code, h, &mut fr, &mut m).is_err() {
                     self.mark_all_chain(st, parent);
                     return;
                 }
