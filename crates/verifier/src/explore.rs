@@ -369,6 +369,7 @@ impl Verifier<'_> {
             may_goto,
             calls_callback,
             self.cfg.live_regs[pc],
+            &self.cfg.live_regs,
             force,
             loop_paced,
         );
@@ -409,6 +410,7 @@ impl Verifier<'_> {
                     false,
                     false,
                     crate::liveness::ALL,
+                    &[],
                     true,
                     true,
                 ) {

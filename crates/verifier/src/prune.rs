@@ -110,6 +110,7 @@ impl Checkpoints {
         may_goto: bool,
         calls_callback: bool,
         live_regs: u16,
+        live_at: &[u16],
         force: bool,
         loop_paced: bool,
     ) -> Outcome {
@@ -156,7 +157,7 @@ impl Checkpoints {
             }
             // A finished checkpoint: registers dead here cannot matter, nor scalars its
             // continuations never needed exactly.
-            if includes_with(&c.state, state, live_regs, true) {
+            if includes_with(&c.state, state, live_regs, Some(live_at), true) {
                 hit = Some(id);
                 break;
             }
@@ -497,12 +498,21 @@ pub fn includes(old: &State, cur: &State) -> bool {
 /// `cur` is included in `old`, ignoring the innermost frame's registers outside `live`
 /// (registers no continuation reads).
 pub fn includes_live(old: &State, cur: &State, live: u16) -> bool {
-    includes_with(old, cur, live, false)
+    includes_with(old, cur, live, None, false)
 }
 
 /// [`includes_live`]; with `precision`, `old`'s imprecise scalars match any scalar (only
 /// for finished checkpoints, whose precision marks are complete).
-pub fn includes_with(old: &State, cur: &State, live: u16, precision: bool) -> bool {
+///
+/// `outer`: per instruction, the registers live before it; a caller's frame is then
+/// compared only on the registers live at its call (the kernel's 6.18 rule), otherwise on all.
+pub fn includes_with(
+    old: &State,
+    cur: &State,
+    live: u16,
+    outer: Option<&[u16]>,
+    precision: bool,
+) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -515,7 +525,10 @@ pub fn includes_with(old: &State, cur: &State, live: u16, precision: bool) -> bo
         let mask = if fi == innermost {
             live
         } else {
-            crate::liveness::ALL
+            match (outer, old.frames[fi + 1].callsite) {
+                (Some(l), Some(cs)) => l.get(cs).copied().unwrap_or(crate::liveness::ALL),
+                _ => crate::liveness::ALL,
+            }
         };
         for (i, (ro, rc)) in o.regs.iter().zip(&c.regs).enumerate() {
             if mask & (1 << i) == 0 {
