@@ -37,6 +37,8 @@ pub struct Outcome {
     pub seen: Vec<bool>,
 }
 
+/// History entries after which the next prune point stores a checkpoint.
+const LONG_HIST: usize = 256;
 impl Outcome {
     pub fn accepted(&self) -> bool {
         self.result.is_ok()
@@ -106,7 +108,7 @@ pub struct Verifier<'a> {
     /// stack access, a move between frames, a refinement of linked scalars.
     pub(crate) hist_stack: Option<(u8, u8)>,
     pub(crate) hist_frame_change: crate::precision::FrameMove,
-    pub(crate) hist_linked: Option<crate::precision::Linked>,
+    pub(crate) hist_linked: Option<Box<crate::precision::Linked>>,
     /// Figures of checkpoints retired between functions: (total, peak, max per insn).
     prior_states: (u64, u64, u64),
     /// Per subprogram: a global function that was called / that was verified on its own.
@@ -283,7 +285,7 @@ impl Verifier<'_> {
                     frame: self.hist_frame_change,
                     linked: self.hist_linked.take(),
                 };
-                state.record(h);
+                state.record(h.clone());
                 match next {
                     Next::Goto(n) => {
                         pc = n;
@@ -358,13 +360,17 @@ impl Verifier<'_> {
         );
         let calls_callback = self.cfg.calls_callback[pc];
         let force = self.env.test_state_freq || may_goto || calls_callback;
-        let loop_paced = self.jmps_processed - self.prev_jmps >= 20
+        // A long history since the last checkpoint forces one (the kernel does so past 40
+        // history entries): backtracking stays short and histories stay small.
+        let long_hist = state.hist_overflow || state.hist.len() >= LONG_HIST;
+        let loop_paced = long_hist
+            || self.jmps_processed - self.prev_jmps >= 20
             || self.stats.processed_insns - self.prev_insns >= 100;
         let v = self.checkpoints.visit(
             pc,
             state,
             *parent,
-            add || force,
+            add || force || long_hist,
             false,
             may_goto,
             calls_callback,

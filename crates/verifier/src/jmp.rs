@@ -234,7 +234,7 @@ impl Verifier<'_> {
         if (a.is_scalar() && a.id != 0) || (b.is_scalar() && b.id != 0) {
             let ida = if a.is_scalar() { a.id } else { 0 };
             let idb = if b.is_scalar() { b.id } else { 0 };
-            self.hist_linked = Some(crate::precision::linked_set(st, ida, idb));
+            self.hist_linked = Some(Box::new(crate::precision::linked_set(st, ida, idb)));
         }
         let mut other = st.clone();
         // Scalar refinement.

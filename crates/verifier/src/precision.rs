@@ -17,7 +17,7 @@ use crate::prog::Code;
 use crate::state::State;
 
 /// One executed instruction in a state's history.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hist {
     pub pc: u32,
     /// A load or store at a constant stack offset: (frame number, slot index).
@@ -25,7 +25,7 @@ pub struct Hist {
     /// The instruction moved between frames (call into a function or callback, exit).
     pub frame: FrameMove,
     /// A branch that refined scalars linked to its operands by id: those scalars.
-    pub linked: Option<Linked>,
+    pub linked: Option<Box<Linked>>,
 }
 
 /// How an instruction moved between frames.
@@ -86,7 +86,7 @@ pub fn linked_set(st: &State, a: u32, b: u32) -> Linked {
 /// History entries kept per state; a longer stretch without a checkpoint (a loop whose
 /// checkpoints are capped) is forgotten and backtracking through it falls back to marking
 /// everything precise, so its cost stays linear.
-pub const HIST_MAX: usize = 4096;
+pub const HIST_MAX: usize = 1024;
 
 /// Registers and stack slots whose values are needed, per frame.
 #[derive(Clone, Debug, Default)]
@@ -148,12 +148,13 @@ fn backtrack_insn(code: &Code, h: &Hist, fr: &mut usize, m: &mut Masks) -> Resul
         }
     }
     let fr = *fr;
-    if let Some(l) = h.linked {
+    if let Some(l) = &h.linked {
         // A refinement of linked scalars: if any of them is needed, all are (each one's
         // new range came from the others').
         if fr >= 8 {
             return Err(Fallback);
         }
+        let l = &**l;
         if m.regs[fr] & l.regs != 0 || m.slots[fr] & l.slots != 0 {
             if l.other_frames {
                 return Err(Fallback);
