@@ -224,6 +224,7 @@ impl Verifier<'_> {
             let callee = st.frames.pop().expect("callee frame");
             let callsite = callee.callsite.expect("callee has a call site");
             self.hist_frame_change = true;
+            self.hist_callback = callback_ret.is_some();
             // A callback's R0 stays with the helper; the caller's registers are untouched
             // until the helper call completes.
             let back_to = if callback_ret.is_some() {
@@ -553,6 +554,7 @@ impl Verifier<'_> {
         cb.cur_mut().callback_depth += 1;
         cb.frames.push(callee);
         self.hist_frame_change = true;
+        self.hist_callback = true;
         cb.callback_unroll_depth += 1;
         st.cur_mut().callback_depth = 0;
         let start = self.cfg.subprogs[sub].start;
@@ -868,7 +870,7 @@ impl Verifier<'_> {
                             return Err(VerifyError::access(
                                 pc,
                                 format!(
-                                    "invalid indirect read from stack R{regno} off {}+{} size {size}",
+                                    "invalid read from stack R{regno} off {}+{} size {size}",
                                     lo,
                                     o - lo
                                 ),

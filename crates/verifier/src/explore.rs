@@ -108,6 +108,8 @@ pub struct Verifier<'a> {
     /// stack access, a move between frames, a refinement of linked scalars.
     pub(crate) hist_stack: Option<(u8, u8)>,
     pub(crate) hist_frame_change: bool,
+    /// The frame change enters or leaves a callback (backtracking cannot follow those).
+    pub(crate) hist_callback: bool,
     pub(crate) hist_linked: bool,
     /// Figures of checkpoints retired between functions: (total, peak, max per insn).
     prior_states: (u64, u64, u64),
@@ -169,6 +171,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         cur_parent: None,
         hist_stack: None,
         hist_frame_change: false,
+        hist_callback: false,
         hist_linked: false,
         prior_states: (0, 0, 0),
         global_called: vec![false; nsub],
@@ -289,12 +292,14 @@ impl Verifier<'_> {
                 self.cur_parent = parent;
                 self.hist_stack = None;
                 self.hist_frame_change = false;
+                self.hist_callback = false;
                 self.hist_linked = false;
                 let next = self.step(&mut state, pc)?;
                 let h = crate::precision::Hist {
                     pc: pc as u32,
                     stack: self.hist_stack.take(),
                     frame_change: self.hist_frame_change,
+                    callback: self.hist_callback,
                     linked: self.hist_linked,
                 };
                 state.record(h);

@@ -24,6 +24,8 @@ pub struct Hist {
     pub stack: Option<(u8, u8)>,
     /// The instruction moved between frames (call into a function or callback, exit).
     pub frame_change: bool,
+    /// That move entered or left a callback.
+    pub callback: bool,
     /// A branch that refined scalars linked to its operands by id.
     pub linked: bool,
 }
@@ -49,14 +51,46 @@ impl Masks {
 /// The walk met something it cannot follow exactly.
 pub struct Fallback;
 
-/// Steps `masks` back over the instruction in `h` (`backtrack_insn`).
-fn backtrack_insn(code: &Code, h: &Hist, fr: usize, m: &mut Masks) -> Result<(), Fallback> {
-    if h.frame_change || h.linked {
+/// Steps `masks` back over the instruction in `h` (`backtrack_insn`); `fr` is the frame the
+/// instruction ran in... as seen after it: a call moves the walk to the caller's frame, an
+/// exit into the callee's.
+fn backtrack_insn(code: &Code, h: &Hist, fr: &mut usize, m: &mut Masks) -> Result<(), Fallback> {
+    if h.linked || h.callback {
         return Err(Fallback);
     }
     let Some(insn) = code.insn(h.pc as usize) else {
         return Err(Fallback);
     };
+    if h.frame_change {
+        match *insn {
+            // Back over a return: the caller's R0 is the callee's; R1-R5 were clobbered.
+            Insn::Exit => {
+                let caller = *fr;
+                let callee = caller + 1;
+                if callee >= 8 || m.regs[caller] & 0x3e != 0 {
+                    return Err(Fallback);
+                }
+                m.regs[callee] = m.regs[caller] & 1;
+                m.regs[caller] &= !1;
+                *fr = callee;
+            }
+            // Back over a call: the callee's R1-R5 are the caller's; nothing else of the
+            // callee existed before it.
+            Insn::Call(CallKind::Local(_)) => {
+                let callee = *fr;
+                if callee == 0 || m.regs[callee] & !0x3e & 0x7ff != 0 || m.slots[callee] != 0 {
+                    return Err(Fallback);
+                }
+                let caller = callee - 1;
+                m.regs[caller] |= m.regs[callee] & 0x3e;
+                m.regs[callee] = 0;
+                *fr = caller;
+            }
+            _ => return Err(Fallback),
+        }
+        return Ok(());
+    }
+    let fr = *fr;
     let bit = |r: u8| 1u16 << r;
     let regs = &mut m.regs[fr];
     match *insn {
@@ -139,13 +173,16 @@ fn backtrack_insn(code: &Code, h: &Hist, fr: usize, m: &mut Masks) -> Result<(),
                 *regs |= bit(dst.index()) | bit(s.index());
             }
         }
-        Insn::Call(CallKind::Helper(_)) | Insn::Call(CallKind::Kfunc { .. }) => {
+        // A global function is called like a helper: R0 is new, R1-R5 are clobbered.
+        Insn::Call(CallKind::Helper(_))
+        | Insn::Call(CallKind::Kfunc { .. })
+        | Insn::Call(CallKind::Local(_)) => {
             if *regs & 0x3e != 0 {
                 return Err(Fallback);
             }
             *regs &= !1;
         }
-        Insn::Call(CallKind::Local(_)) | Insn::Callx { .. } => return Err(Fallback),
+        Insn::Callx { .. } => return Err(Fallback),
         Insn::Ja { .. } | Insn::Gotol { .. } | Insn::MayGoto { .. } | Insn::Exit => {}
         Insn::LdAbs { .. } | Insn::LdInd { .. } => {
             if *regs != 0 {
@@ -227,7 +264,7 @@ impl Verifier<'_> {
 
     /// Walks back from the current state through its checkpoints, marking what `m` needs.
     pub fn backtrack(&mut self, st: &mut State, parent: Option<usize>, mut m: Masks) {
-        let fr = st.frameno();
+        let mut fr = st.frameno();
         let code = self.code;
         if st.hist_overflow {
             self.mark_all_chain(st, parent);
@@ -238,7 +275,7 @@ impl Verifier<'_> {
             if m.is_empty() {
                 return;
             }
-            if backtrack_insn(code, h, fr, &mut m).is_err() {
+            if backtrack_insn(code, h, &mut fr, &mut m).is_err() {
                 self.mark_all_chain(st, parent);
                 return;
             }
@@ -260,13 +297,13 @@ impl Verifier<'_> {
                 self.mark_all_chain(st, parent);
                 return;
             }
-            let fr = cp.frameno();
+            let mut fr = cp.frameno();
             let hist = cp.hist.clone();
             for h in hist.iter().rev() {
                 if m.is_empty() {
                     return;
                 }
-                if backtrack_insn(code, h, fr, &mut m).is_err() {
+                if backtrack_insn(code, h, &mut fr, &mut m).is_err() {
                     self.mark_all_chain(st, parent);
                     return;
                 }
