@@ -70,6 +70,17 @@ pub struct Case {
     pub map_refs: Vec<(usize, usize)>,
     /// The code has `.raw` slots.
     pub has_raw: bool,
+    /// Kernel functions the code calls by name (`call kfunc(NAME)`); their BTF ids come from
+    /// the running kernel's BTF (see [`crate::kernel_btf`]), 0 without it.
+    pub kfuncs: Vec<String>,
+}
+
+impl Case {
+    /// The case calls kernel functions by name but the kernel's BTF is not available, so
+    /// its call instructions hold no real ids: harnesses skip it.
+    pub fn needs_missing_btf(&self) -> bool {
+        !self.kfuncs.is_empty() && crate::kfuncs::kernel_btf().is_none()
+    }
 }
 
 impl Case {

@@ -22,6 +22,8 @@ pub(crate) struct Code {
     /// The program, when every slot decodes.
     pub program: Option<Program>,
     pub has_raw: bool,
+    /// Kernel functions named by `kfunc(NAME)`, in order.
+    pub kfuncs: Vec<String>,
 }
 
 /// Assembles `lines` (file line number, text). An error gives the file line it is about (0 when
@@ -29,7 +31,15 @@ pub(crate) struct Code {
 pub(crate) fn assemble(lines: &[(usize, String)]) -> Result<Code, (usize, String)> {
     let mut text = String::new();
     let mut raws: Vec<RawInsn> = Vec::new();
+    let mut kfuncs = Vec::new();
+    let btf = if lines.iter().any(|(_, l)| l.contains("kfunc(")) {
+        crate::kfuncs::kernel_btf()
+    } else {
+        None
+    };
     for (line_no, line) in lines {
+        let line = crate::kfuncs::substitute(line, btf.as_deref(), &mut kfuncs)
+            .map_err(|m| (*line_no, m))?;
         let t = line.trim();
         let word = t.split_whitespace().next().unwrap_or("");
         if word == ".raw" {
@@ -76,6 +86,7 @@ pub(crate) fn assemble(lines: &[(usize, String)]) -> Result<Code, (usize, String
         map_refs,
         program,
         has_raw,
+        kfuncs,
     })
 }
 

@@ -48,7 +48,9 @@
 //! map_fd(N) ll` / `map_value(N, OFF)` name the case's map N (the harness substitutes real
 //! fds for the kernel). `.raw CODE DST SRC OFF IMM` writes one literal 8-byte slot (numbers in
 //! decimal or `0x` hex) for encodings the assembler refuses, such as unknown opcodes or
-//! reserved fields; a case with such slots is loaded from [`Case::bytes`].
+//! reserved fields; a case with such slots is loaded from [`Case::bytes`]. `call
+//! kfunc(NAME)` calls a kernel function by name: the harness puts its BTF id in the running
+//! kernel's BTF into the call (cases naming kfuncs are skipped when that BTF is missing).
 //!
 //! **The message line** (`error`) is the last line of the kernel's level-1 log that is not a
 //! statistics line (`processed`, `verification time`, `stack depth`) or a state dump (`cur
@@ -61,6 +63,7 @@
 mod case;
 mod code;
 pub mod funcs;
+mod kfuncs;
 pub mod names;
 mod parse;
 mod verdict;
@@ -68,6 +71,7 @@ mod verdict;
 use std::path::{Path, PathBuf};
 
 pub use case::{Case, CaseError, Expect, MapDef};
+pub use kfuncs::{VMLINUX, kernel_btf};
 pub use parse::parse;
 pub use verdict::{
     KernelVerdict, Verdict, disagreements, error_line, kernel_verdict, message_lines,

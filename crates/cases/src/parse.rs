@@ -307,5 +307,6 @@ fn finish(file: &str, d: Draft) -> Result<Case, CaseError> {
         bytes: code.bytes,
         map_refs: code.map_refs,
         has_raw: code.has_raw,
+        kfuncs: code.kfuncs,
     })
 }

@@ -12,14 +12,7 @@ use bpfvet_cli::commands::stats::columns::{Col, Value};
 use bpfvet_cli::commands::stats::filter::Filters;
 
 /// (file, program, the missing verifier feature): programs the kernel accepts and we reject.
-const KNOWN_GAPS: &[(&str, &str, &str)] = &[
-    // kfunc calls are refused, so bpf_iter_num_new/next/destroy cannot be followed.
-    (
-        "loops.o",
-        "loop_iter",
-        "kfunc calls and open-coded iterators",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 
 #[test]
 fn our_verdicts_match_the_kernels() {

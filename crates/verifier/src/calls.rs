@@ -150,10 +150,7 @@ impl Verifier<'_> {
                 }
                 Ok(Next::Goto(target))
             }
-            CallKind::Kfunc { .. } => Err(VerifyError::invalid(
-                Some(pc),
-                "calling kernel functions is not supported without kernel BTF",
-            )),
+            CallKind::Kfunc { btf_id, .. } => self.check_kfunc_call(st, pc, btf_id),
         }
     }
 
@@ -872,12 +869,13 @@ impl Verifier<'_> {
                 } else {
                     for o in lo..hi {
                         let b = stack.byte(o);
-                        let bad = b == crate::stack::ByteKind::Invalid && !self.env.privileged;
+                        let bad = (b == crate::stack::ByteKind::Invalid && !self.env.privileged)
+                            || b == crate::stack::ByteKind::Iter;
                         if bad {
                             return Err(VerifyError::access(
                                 pc,
                                 format!(
-                                    "invalid indirect read from stack R{regno} off {}+{} size {size}",
+                                    "invalid read from stack R{regno} off {}+{} size {size}",
                                     lo,
                                     o - lo
                                 ),

@@ -47,6 +47,25 @@ pub struct SourceLine {
     pub text: String,
 }
 
+/// The kernel's BTF (`/sys/kernel/btf/vmlinux`), which kfunc calls name functions of by
+/// BTF id. Compared by identity: two environments agree when they share one parse.
+#[derive(Clone)]
+pub struct KernelBtf(pub std::sync::Arc<bpfvet_btf::Btf>);
+
+impl std::fmt::Debug for KernelBtf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KernelBtf({} types)", self.0.type_count())
+    }
+}
+
+impl PartialEq for KernelBtf {
+    fn eq(&self, other: &KernelBtf) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for KernelBtf {}
+
 /// Verifier limits (the kernel's constants by default).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -96,6 +115,8 @@ pub struct VerifyEnv {
     /// BTF signatures of the program's functions (from the object's BTF); global ones are
     /// verified on their own. Empty: every function is static.
     pub funcs: Vec<bpfvet_loader::funcs::FuncSig>,
+    /// The kernel BTF kfunc calls resolve against; without it kfunc calls are refused.
+    pub kernel_btf: Option<KernelBtf>,
 }
 
 impl VerifyEnv {
@@ -115,6 +136,7 @@ impl VerifyEnv {
             lines: Vec::new(),
             has_func_info: false,
             funcs: Vec::new(),
+            kernel_btf: None,
         }
     }
 }

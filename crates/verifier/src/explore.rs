@@ -101,6 +101,8 @@ pub struct Verifier<'a> {
     pub seen: Vec<bool>,
     /// Per load/store: the pointer type it was first verified with.
     pub aux_ptr_type: Vec<Option<crate::reg::RegType>>,
+    /// The kfuncs the program calls, resolved against the kernel BTF.
+    pub kfuncs: crate::kfunc::Kfuncs,
     pub(crate) checkpoints: Checkpoints,
     /// The checkpoint the current path descends from (for precision backtracking).
     pub(crate) cur_parent: Option<usize>,
@@ -124,7 +126,18 @@ pub struct Verifier<'a> {
 pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
     let start = Instant::now();
     let mut log = Log::new(env.log_level);
-    let cfg = match cfg::check(code, env) {
+    let resolved = crate::kfunc::resolve_all(code, env).and_then(|k| {
+        cfg::check(code, env).map(|mut c| {
+            // An iterator's `next` call is always a prune point and a checkpoint.
+            for (pc, &n) in k.iter_next.iter().enumerate() {
+                if n {
+                    c.prune_point[pc] = true;
+                }
+            }
+            (c, k)
+        })
+    });
+    let (cfg, kfuncs) = match resolved {
         Ok(c) => c,
         Err(e) => {
             log.line(&e.message);
@@ -153,6 +166,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         stack_depth: vec![0; nsub],
         seen: vec![false; code.len()],
         aux_ptr_type: vec![None; code.len()],
+        kfuncs,
         checkpoints: Checkpoints::new(code.len()),
         cur_parent: None,
         hist_stack: None,
@@ -359,13 +373,14 @@ impl Verifier<'_> {
             Some(bpfvet_isa::insn::Insn::MayGoto { .. })
         );
         let calls_callback = self.cfg.calls_callback[pc];
-        let force = self.env.test_state_freq || may_goto || calls_callback;
         // A long history since the last checkpoint forces one (the kernel does so past 40
         // history entries): backtracking stays short and histories stay small.
         let long_hist = state.hist_overflow || state.hist.len() >= LONG_HIST;
         let loop_paced = long_hist
             || self.jmps_processed - self.prev_jmps >= 20
             || self.stats.processed_insns - self.prev_insns >= 100;
+        let iter_next = self.kfuncs.iter_next[pc];
+        let force = self.env.test_state_freq || may_goto || calls_callback || iter_next;
         let v = self.checkpoints.visit(
             pc,
             state,
@@ -374,21 +389,29 @@ impl Verifier<'_> {
             false,
             may_goto,
             calls_callback,
+            iter_next,
             self.cfg.live_regs[pc],
             &self.cfg.live_regs,
             force,
             loop_paced,
         );
         match v {
-            prune::Outcome::Pruned { id, in_progress } => {
-                if in_progress {
-                    // The checkpoint's precision marks are not final while its loop is
-                    // still explored: keep everything on this path exact.
-                    self.mark_all_chain(state, *parent);
-                } else if let Some(old) = self.checkpoints.state(id).cloned() {
+            prune::Outcome::Pruned {
+                id,
+                in_progress,
+                exact,
+            } => {
+                if let Some(old) = self.checkpoints.state(id).cloned() {
                     self.cur_parent = *parent;
                     self.propagate_stack_reads(&old, state);
                     self.propagate_precision(&old, state, *parent);
+                }
+                if in_progress || exact {
+                    // The checkpoint's precision marks are not final (its loop is still
+                    // explored, or it is exact for that reason): what it will need is not
+                    // known yet, so every checkpoint of this path is compared exactly from
+                    // now on.
+                    self.checkpoints.mark_exact_up(*parent);
                 }
                 Ok(prune::Visit::Pruned)
             }
@@ -412,6 +435,7 @@ impl Verifier<'_> {
                     state,
                     *parent,
                     true,
+                    false,
                     false,
                     false,
                     false,

@@ -196,7 +196,19 @@ pub fn frame_text(
             continue;
         }
         let off = -(i as i64 + 1) * 8;
-        if slot.is_spill() {
+        if slot.is_iter() {
+            // Only an iterator's first slot (with the reference) is shown.
+            if let Some(it) = slot.iter.filter(|it| it.ref_id != 0) {
+                let _ = write!(
+                    s,
+                    " fp{off}=iter_{}(ref_id={},state={},depth={})",
+                    it.kind,
+                    it.ref_id,
+                    it.state.name(),
+                    it.depth
+                );
+            }
+        } else if slot.is_spill() {
             let prefix: String = slot
                 .bytes
                 .iter()

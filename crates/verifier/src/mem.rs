@@ -833,7 +833,7 @@ impl Verifier<'_> {
                             ByteKind::Zero => zeros += 1,
                             ByteKind::Misc => {}
                             ByteKind::Invalid if self.env.privileged => {}
-                            ByteKind::Invalid => {
+                            ByteKind::Invalid | ByteKind::Iter => {
                                 return Err(VerifyError::access(
                                     pc,
                                     format!("invalid read from stack off {off}+{i} size {size}"),

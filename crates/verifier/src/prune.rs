@@ -28,6 +28,8 @@ pub enum Outcome {
     Pruned {
         id: usize,
         in_progress: bool,
+        /// The checkpoint is compared exactly (see `Checkpoint::exact`).
+        exact: bool,
     },
     /// At `may_goto`: the state differs from the loop's earlier pass (checkpoint id) only in
     /// scalars; widen those and go on.
@@ -47,6 +49,10 @@ struct Checkpoint {
     /// Every scalar here and in every ancestor was marked precise (the backtracking
     /// fallback); walking further up would mark nothing new.
     all_precise: bool,
+    /// Compared by exact ranges only, never by precision marks: a path below it was pruned
+    /// against a checkpoint still being explored (a loop) or one that is itself exact, so
+    /// the marks backtracking gave it may miss what the loop needs.
+    exact: bool,
 }
 
 /// Every checkpoint, by instruction.
@@ -109,6 +115,7 @@ impl Checkpoints {
         loop_head: bool,
         may_goto: bool,
         calls_callback: bool,
+        iter_next: bool,
         live_regs: u16,
         live_at: &[u16],
         force: bool,
@@ -119,11 +126,23 @@ impl Checkpoints {
         let mut add = add;
         let mut hit = None;
         let mut hit_in_progress = false;
+        let mut hit_exact = false;
         for &id in list {
             let Some(c) = self.arena[id].as_ref() else {
                 continue;
             };
             if c.branches > 0 {
+                // At an iterator's `next`, an ACTIVE state an earlier visit of the loop
+                // covers adds nothing (the iterator eventually drains): converged. Other
+                // states there are not loops (the iterator must make progress).
+                if iter_next {
+                    if includes(&c.state, state) && crate::iter::r1_iter_active(state) {
+                        hit = Some(id);
+                        hit_in_progress = true;
+                        break;
+                    }
+                    continue;
+                }
                 // At a callback call, a state the iteration's earlier visit covers adds
                 // nothing: the callback loop converged. No loop check here: the same call
                 // is legitimately revisited each iteration.
@@ -145,7 +164,9 @@ impl Checkpoints {
                     hit_in_progress = true;
                     break;
                 }
-                if same_state(&c.state, state) {
+                if same_state(&c.state, state)
+                    && !crate::iter::active_depths_differ(&c.state, state)
+                {
                     return Outcome::InfiniteLoop;
                 }
                 // Inside a loop, successive iterations differ: store a checkpoint only now
@@ -157,8 +178,9 @@ impl Checkpoints {
             }
             // A finished checkpoint: registers dead here cannot matter, nor scalars its
             // continuations never needed exactly.
-            if includes_with(&c.state, state, live_regs, Some(live_at), true) {
+            if includes_with(&c.state, state, live_regs, Some(live_at), !c.exact) {
                 hit = Some(id);
+                hit_exact = c.exact;
                 break;
             }
         }
@@ -169,6 +191,7 @@ impl Checkpoints {
             return Outcome::Pruned {
                 id,
                 in_progress: hit_in_progress,
+                exact: hit_exact,
             };
         }
         if may_goto
@@ -223,6 +246,7 @@ impl Checkpoints {
             hits: 0,
             misses: 0,
             all_precise: false,
+            exact: false,
         }));
         self.at[pc].push(id);
         self.total += 1;
@@ -262,6 +286,21 @@ impl Checkpoints {
         }
     }
 
+    /// Makes checkpoint `p` and its ancestors exact, stopping at the first one that already
+    /// is.
+    pub fn mark_exact_up(&mut self, mut p: Option<usize>) {
+        while let Some(id) = p {
+            let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
+                return;
+            };
+            if c.exact {
+                return;
+            }
+            c.exact = true;
+            p = c.parent;
+        }
+    }
+
     /// The checkpoint `id` descends from.
     pub fn parent_of(&self, id: usize) -> Option<usize> {
         self.arena.get(id)?.as_ref()?.parent
@@ -285,6 +324,39 @@ impl Checkpoints {
             p = c.parent;
         }
         None
+    }
+
+    /// `find_prev_entry` for an iterator's `next` at `pc`: as [`Checkpoints::prev_entry`],
+    /// skipping the checkpoint the current path just stored at `pc` itself.
+    pub fn prev_loop_entry(&self, pc: usize, parent: Option<usize>, cur: &State) -> Option<usize> {
+        let start = match parent {
+            Some(p) if self.at[pc].contains(&p) => self.parent_of(p),
+            other => other,
+        };
+        self.prev_entry(pc, start, cur)
+    }
+
+    /// `widen_imprecise_scalars`: scalars of `cur` that differ from checkpoint `id`'s, where
+    /// neither is precise, become unknown.
+    pub fn widen_imprecise(&self, id: usize, cur: &mut State) {
+        let Some(c) = self.arena[id].as_ref() else {
+            return;
+        };
+        let widen = |o: &RegState, r: &mut RegState| {
+            if o.is_scalar() && r.is_scalar() && !o.precise && !r.precise && !same_reg(o, r) {
+                *r = RegState::unknown();
+            }
+        };
+        for (o, f) in c.state.frames.iter().zip(cur.frames.iter_mut()) {
+            for (ro, rc) in o.regs.iter().zip(f.regs.iter_mut()) {
+                widen(ro, rc);
+            }
+            for (so, sc) in o.stack.slots.iter().zip(f.stack.slots.iter_mut()) {
+                if so.is_spill() && sc.is_spill() {
+                    widen(&so.spilled, &mut sc.spilled);
+                }
+            }
+        }
     }
 
     /// Widens `cur` against checkpoint `id`: scalars that differ become unknown.
@@ -329,12 +401,22 @@ fn same_state(old: &State, cur: &State) -> bool {
             a.callsite == b.callsite
                 && a.regs.iter().zip(&b.regs).all(|(x, y)| same_reg(x, y))
                 && a.stack.slots.len() == b.stack.slots.len()
-                && a.stack
-                    .slots
-                    .iter()
-                    .zip(&b.stack.slots)
-                    .all(|(x, y)| x.bytes == y.bytes && same_reg(&x.spilled, &y.spilled))
+                && a.stack.slots.iter().zip(&b.stack.slots).all(|(x, y)| {
+                    x.bytes == y.bytes
+                        && same_reg(&x.spilled, &y.spilled)
+                        && same_iter(x.iter, y.iter)
+                })
         })
+}
+
+/// The same iterator, its depth aside (depths are compared by
+/// [`crate::iter::active_depths_differ`]).
+fn same_iter(a: Option<crate::stack::IterSlot>, b: Option<crate::stack::IterSlot>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.ref_id == b.ref_id && a.kind == b.kind && a.state == b.state,
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// Bijective id mapping between an old and a current state.
@@ -476,6 +558,18 @@ fn stacksafe(old: &Frame, cur: &Frame, ids: &mut IdMap, precision: bool) -> bool
             let cb = cs.bytes[b];
             if ob != cb {
                 return false;
+            }
+        }
+        if os.is_iter() {
+            // The same kind of iterator in the same state, with matching references.
+            let Some(cs) = cs else {
+                return false;
+            };
+            match (os.iter, cs.iter) {
+                (Some(a), Some(b))
+                    if a.kind == b.kind && a.state == b.state && ids.check(a.ref_id, b.ref_id) => {}
+                (None, None) => {}
+                _ => return false,
             }
         }
         if os.is_spill() {

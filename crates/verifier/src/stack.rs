@@ -19,6 +19,8 @@ pub enum ByteKind {
     Misc,
     /// Known zero (`0`).
     Zero,
+    /// Part of an open-coded iterator's state (`STACK_ITER`, `i`).
+    Iter,
 }
 
 impl ByteKind {
@@ -28,8 +30,42 @@ impl ByteKind {
             ByteKind::Spill => 'r',
             ByteKind::Misc => 'm',
             ByteKind::Zero => '0',
+            ByteKind::Iter => 'i',
         }
     }
+}
+
+/// Where an iterator is in its life (`enum bpf_iter_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IterState {
+    /// `next` may still return an element.
+    Active,
+    /// `next` returned NULL and keeps returning NULL.
+    Drained,
+}
+
+impl IterState {
+    /// The kernel's log name.
+    pub fn name(self) -> &'static str {
+        match self {
+            IterState::Active => "active",
+            IterState::Drained => "drained",
+        }
+    }
+}
+
+/// An iterator living in stack slots (what the kernel keeps in the slot's `spilled_ptr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IterSlot {
+    /// The iterator's reference (acquired by its `new`); only the first (highest) slot of a
+    /// multi-slot iterator holds it, the others 0.
+    pub ref_id: u32,
+    /// The iterator's kind: its struct's name without `bpf_iter_` (`num` for `struct
+    /// bpf_iter_num`); an iterator is only accepted by the kfuncs of its own kind.
+    pub kind: &'static str,
+    pub state: IterState,
+    /// `next` calls simulated on the ACTIVE path (not compared when pruning).
+    pub depth: u32,
 }
 
 /// One 8-byte slot.
@@ -38,6 +74,8 @@ pub struct Slot {
     pub bytes: [ByteKind; 8],
     /// The spilled register when `bytes[7]` is `Spill` (type NotInit otherwise).
     pub spilled: RegState,
+    /// The iterator when the bytes are `Iter`.
+    pub iter: Option<IterSlot>,
 }
 
 impl Slot {
@@ -45,7 +83,13 @@ impl Slot {
         Slot {
             bytes: [ByteKind::Invalid; 8],
             spilled: RegState::not_init(),
+            iter: None,
         }
+    }
+
+    /// The slot holds (part of) an iterator (`STACK_ITER`).
+    pub fn is_iter(&self) -> bool {
+        self.bytes[7] == ByteKind::Iter
     }
 
     /// A register is spilled here (the kernel's `is_spilled_reg`: the last byte is a spill).
@@ -129,6 +173,7 @@ impl Stack {
         let (spi, _) = locate(off);
         let slot = self.slot_mut(spi);
         slot.spilled = reg;
+        slot.iter = None;
         for i in (8 - size..8).rev() {
             slot.bytes[i] = ByteKind::Spill;
         }
@@ -147,6 +192,16 @@ impl Stack {
         for i in 0..size as i64 {
             let (spi, _) = locate(off + i);
             let slot = self.slot_mut(spi);
+            if slot.is_iter() || slot.iter.is_some() {
+                // A plain write over an iterator scrubs the whole slot to misc data (the
+                // iterator's reference stays acquired).
+                slot.iter = None;
+                for b in &mut slot.bytes {
+                    if *b != ByteKind::Invalid {
+                        *b = ByteKind::Misc;
+                    }
+                }
+            }
             if slot.spilled.ty != RegType::NotInit || slot.bytes.contains(&ByteKind::Spill) {
                 slot.spilled = RegState::not_init();
                 for b in &mut slot.bytes {

@@ -56,6 +56,8 @@ fn benign(e: &VmError) -> bool {
             | VmError::Helper { .. }
             | VmError::BudgetExhausted { .. }
             | VmError::LegacyPacketLoad { .. }
+            // Kernel functions (kfuncs) do not run on the interpreter.
+            | VmError::Kfunc { .. }
     )
 }
 

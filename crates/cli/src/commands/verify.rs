@@ -179,6 +179,8 @@ fn elf_jobs(
             .as_ref()
             .is_some_and(|e| !e.funcs(&p.section).is_empty());
         env.funcs = bpfvet_loader::funcs::signatures(obj, p);
+        // Kfunc calls name functions of the BTF the loader resolved them against.
+        env.kernel_btf = opts.target_btf.clone().map(bpfvet_verifier::KernelBtf);
         env.lines = p
             .lines
             .iter()

@@ -237,6 +237,8 @@ fn object_jobs(
             .as_ref()
             .is_some_and(|e| !e.funcs(&p.section).is_empty());
         env.funcs = bpfvet_loader::funcs::signatures(&obj, p);
+        // Kfunc calls name functions of the BTF the loader resolved them against.
+        env.kernel_btf = base.target_btf.clone().map(bpfvet_verifier::KernelBtf);
         let kernel = if kernel {
             kernel_input(&obj, p, btf.clone(), base)
         } else {

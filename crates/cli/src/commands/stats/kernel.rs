@@ -148,7 +148,11 @@ pub fn load(job: &Job) -> Result<KernelFigures, String> {
         // BPF_F_SLEEPABLE
         prog_flags: if job.env.sleepable { 1 << 4 } else { 0 },
         // BPF_LOG_STATS: the messages and the statistics, not every instruction.
-        log_level: 4,
+        log_level: if std::env::var_os("KLOG").is_some() {
+            6
+        } else {
+            4
+        },
         fd_array: &fd_array,
         name: job.prog.clone(),
         prog_btf_fd: btf.as_ref().map(|f| f.0),
@@ -164,6 +168,12 @@ pub fn load(job: &Job) -> Result<KernelFigures, String> {
             errno: o.errno.unwrap_or(0),
         };
         return Err(format!("refused before verification: {errno}"));
+    }
+    if let Some(d) = std::env::var_os("KLOG") {
+        let _ = std::fs::write(
+            std::path::Path::new(&d).join(format!("{}.log", job.prog)),
+            &o.log,
+        );
     }
     let figures = parse_log(&o.log);
     Ok(match &o.fd {
