@@ -104,6 +104,8 @@ pub struct Verifier<'a> {
     /// The kfuncs the program calls, resolved against the kernel BTF.
     pub kfuncs: crate::kfunc::Kfuncs,
     pub(crate) checkpoints: Checkpoints,
+    /// Precision and read marks added so far (back-edge propagation runs to a fixpoint).
+    pub(crate) marks_added: u64,
     /// The checkpoint the current path descends from (for precision backtracking).
     pub(crate) cur_parent: Option<usize>,
     /// What the instruction being stepped did, for the state's history: a constant-offset
@@ -168,6 +170,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         aux_ptr_type: vec![None; code.len()],
         kfuncs,
         checkpoints: Checkpoints::new(code.len()),
+        marks_added: 0,
         cur_parent: None,
         hist_stack: None,
         hist_frame_change: crate::precision::FrameMove::None,
@@ -344,7 +347,10 @@ impl Verifier<'_> {
                 }
             }
             // The path ended: close it and take the next pending one.
-            self.checkpoints.end_path(parent);
+            let done = self.checkpoints.end_path(parent);
+            if !done.is_empty() {
+                self.settle_loops(done);
+            }
             let Some(p) = self.pending.pop() else {
                 return Ok(());
             };
@@ -407,11 +413,9 @@ impl Verifier<'_> {
                     self.propagate_precision(&old, state, *parent);
                 }
                 if in_progress || exact {
-                    // The checkpoint's precision marks are not final (its loop is still
-                    // explored, or it is exact for that reason): what it will need is not
-                    // known yet, so every checkpoint of this path is compared exactly from
-                    // now on.
-                    self.checkpoints.mark_exact_up(*parent);
+                    // The checkpoint's marks are not final (its loop is still explored):
+                    // propagate them again once they are.
+                    self.note_backedge(id, state, *parent);
                 }
                 Ok(prune::Visit::Pruned)
             }

@@ -9,6 +9,7 @@
 //! checkpoints (`prune`) and writing the kernel-format log (`log`).
 
 pub mod alu;
+mod backedge;
 pub mod calls;
 pub mod cfg;
 pub mod data;

@@ -274,7 +274,8 @@ fn backtrack_insn(code: &Code, h: &Hist, fr: &mut usize, m: &mut Masks) -> Resul
 
 /// Marks the masked registers and slots of `st` precise; clears from `m` what is not a
 /// scalar there or was precise already (its history was marked before).
-fn mark_state(st: &mut State, m: &mut Masks) {
+fn mark_state(st: &mut State, m: &mut Masks) -> u64 {
+    let mut added = 0;
     for (fi, f) in st.frames.iter_mut().enumerate().take(8) {
         for r in 0..11u8 {
             if m.regs[fi] & (1 << r) == 0 {
@@ -285,6 +286,7 @@ fn mark_state(st: &mut State, m: &mut Masks) {
                 m.regs[fi] &= !(1 << r);
             } else {
                 reg.precise = true;
+                added += 1;
             }
         }
         for spi in 0..64usize {
@@ -294,11 +296,13 @@ fn mark_state(st: &mut State, m: &mut Masks) {
             match f.stack.slots.get_mut(spi) {
                 Some(s) if s.is_spill() && s.spilled.is_scalar() && !s.spilled.precise => {
                     s.spilled.precise = true;
+                    added += 1;
                 }
                 _ => m.slots[fi] &= !(1 << spi),
             }
         }
     }
+    added
 }
 
 /// Every scalar of `st` precise.
@@ -373,7 +377,7 @@ impl Verifier<'_> {
                 self.mark_all_chain(st, parent);
                 return;
             }
-            mark_state(cp, &mut m);
+            self.marks_added += mark_state(cp, &mut m);
             if m.is_empty() {
                 return;
             }
@@ -395,7 +399,9 @@ impl Verifier<'_> {
     /// from is precise.
     pub fn mark_all_chain(&mut self, st: &mut State, parent: Option<usize>) {
         mark_all(st);
-        self.checkpoints.mark_all_up(parent);
+        if self.checkpoints.mark_all_up(parent) {
+            self.marks_added += 1;
+        }
     }
 
     /// `propagate_precision`: `cur` was pruned against checkpoint state `old`; what `old`'s

@@ -49,10 +49,22 @@ struct Checkpoint {
     /// Every scalar here and in every ancestor was marked precise (the backtracking
     /// fallback); walking further up would mark nothing new.
     all_precise: bool,
-    /// Compared by exact ranges only, never by precision marks: a path below it was pruned
-    /// against a checkpoint still being explored (a loop) or one that is itself exact, so
-    /// the marks backtracking gave it may miss what the loop needs.
-    exact: bool,
+    /// Held by a loop still being explored (the checkpoint id of its entry): a path below
+    /// this one was pruned against that loop, whose precision and read marks are not final,
+    /// so until the loop is done this checkpoint is compared on exact ranges and every slot.
+    held_by: Option<usize>,
+    /// As a loop's entry: the paths pruned against it, or against checkpoints it holds
+    /// (propagated again once it is done), and the checkpoints it holds.
+    backedges: Vec<Backedge>,
+    holds: Vec<usize>,
+}
+
+/// A path pruned against a checkpoint whose marks were not final (`target`): its state (with
+/// its history) and the checkpoint it descends from.
+pub struct Backedge {
+    pub state: Box<State>,
+    pub parent: Option<usize>,
+    pub target: usize,
 }
 
 /// Every checkpoint, by instruction.
@@ -89,8 +101,10 @@ impl Checkpoints {
         }
     }
 
-    /// A path below `parent` ended.
-    pub fn end_path(&mut self, parent: Option<usize>) {
+    /// A path below `parent` ended. Returns the loop entries that are now done and have
+    /// back-edges to propagate, innermost first.
+    pub fn end_path(&mut self, parent: Option<usize>) -> Vec<usize> {
+        let mut done = Vec::new();
         let mut p = parent;
         while let Some(i) = p {
             let Some(c) = self.arena[i].as_mut() else {
@@ -100,8 +114,12 @@ impl Checkpoints {
             if c.branches > 0 {
                 break;
             }
+            if !c.backedges.is_empty() || !c.holds.is_empty() {
+                done.push(i);
+            }
             p = c.parent;
         }
+        done
     }
 
     /// Looks `state` up among the checkpoints at `pc`; adds one if `add`.
@@ -178,9 +196,10 @@ impl Checkpoints {
             }
             // A finished checkpoint: registers dead here cannot matter, nor scalars its
             // continuations never needed exactly.
-            if includes_with(&c.state, state, live_regs, Some(live_at), !c.exact) {
+            let relaxed = c.held_by.is_none();
+            if includes_with(&c.state, state, live_regs, Some(live_at), relaxed) {
                 hit = Some(id);
-                hit_exact = c.exact;
+                hit_exact = !relaxed;
                 break;
             }
         }
@@ -228,7 +247,11 @@ impl Checkpoints {
                 }
                 None => false,
             };
-            if !keep && arena[id].as_ref().is_some_and(|c| c.branches == 0) {
+            if !keep
+                && arena[id]
+                    .as_ref()
+                    .is_some_and(|c| c.branches == 0 && c.held_by.is_none())
+            {
                 arena[id] = None;
                 evicted += 1;
             }
@@ -246,7 +269,9 @@ impl Checkpoints {
             hits: 0,
             misses: 0,
             all_precise: false,
-            exact: false,
+            held_by: None,
+            backedges: Vec::new(),
+            holds: Vec::new(),
         }));
         self.at[pc].push(id);
         self.total += 1;
@@ -269,14 +294,16 @@ impl Checkpoints {
 
     /// Marks every scalar of checkpoint `id` and its ancestors precise, stopping at the first
     /// one a previous call already covered.
-    pub fn mark_all_up(&mut self, mut p: Option<usize>) {
+    pub fn mark_all_up(&mut self, mut p: Option<usize>) -> bool {
+        let mut changed = false;
         while let Some(id) = p {
             let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
-                return;
+                return changed;
             };
             if c.all_precise {
-                return;
+                return changed;
             }
+            changed = true;
             crate::precision::mark_all(&mut c.state);
             for f in &mut c.state.frames {
                 f.read = u64::MAX;
@@ -284,20 +311,84 @@ impl Checkpoints {
             c.all_precise = true;
             p = c.parent;
         }
+        changed
     }
 
-    /// Makes checkpoint `p` and its ancestors exact, stopping at the first one that already
-    /// is.
-    pub fn mark_exact_up(&mut self, mut p: Option<usize>) {
+    /// The loop entry whose completion makes checkpoint `id`'s marks final: itself while
+    /// it is being explored, else the loop holding it.
+    pub fn owner_of(&self, id: usize) -> Option<usize> {
+        let c = self.arena.get(id)?.as_ref()?;
+        if c.branches > 0 { Some(id) } else { c.held_by }
+    }
+
+    /// A path below `parent` was pruned against `target`, whose marks `owner` finalises:
+    /// remember it, and hold the checkpoints from `parent` up to `owner` (exclusive).
+    pub fn add_backedge(
+        &mut self,
+        owner: usize,
+        state: &State,
+        parent: Option<usize>,
+        target: usize,
+    ) {
+        let mut p = parent;
         while let Some(id) = p {
-            let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
-                return;
-            };
-            if c.exact {
-                return;
+            if id == owner {
+                break;
             }
-            c.exact = true;
-            p = c.parent;
+            let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
+                break;
+            };
+            // An outer loop (an ancestor, so an older checkpoint) keeps its hold.
+            let next = c.parent;
+            match c.held_by {
+                Some(h) if h <= owner => {}
+                _ => {
+                    c.held_by = Some(owner);
+                    if let Some(o) = self.arena.get_mut(owner).and_then(|c| c.as_mut()) {
+                        o.holds.push(id);
+                    }
+                }
+            }
+            p = next;
+        }
+        if let Some(o) = self.arena.get_mut(owner).and_then(|c| c.as_mut()) {
+            o.backedges.push(Backedge {
+                state: Box::new(state.clone()),
+                parent,
+                target,
+            });
+        }
+    }
+
+    /// The back-edges recorded at loop entry `id` (taken out).
+    pub fn take_backedges(&mut self, id: usize) -> Vec<Backedge> {
+        self.arena
+            .get_mut(id)
+            .and_then(|c| c.as_mut())
+            .map(|c| std::mem::take(&mut c.backedges))
+            .unwrap_or_default()
+    }
+
+    /// Loop entry `id` is done and its back-edges propagated: release what it holds, or,
+    /// when an outer loop holds it, hand its back-edges and holds to that loop.
+    pub fn settle(&mut self, id: usize, backedges: Vec<Backedge>) {
+        let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
+            return;
+        };
+        let holds = std::mem::take(&mut c.holds);
+        let outer = c.held_by;
+        for &h in &holds {
+            if let Some(hc) = self.arena.get_mut(h).and_then(|c| c.as_mut())
+                && hc.held_by == Some(id)
+            {
+                hc.held_by = outer;
+            }
+        }
+        if let Some(o) = outer
+            && let Some(oc) = self.arena.get_mut(o).and_then(|c| c.as_mut())
+        {
+            oc.holds.extend(holds);
+            oc.backedges.extend(backedges);
         }
     }
 

@@ -58,6 +58,9 @@ impl Verifier<'_> {
             };
             // Already marked here: the walk that marked it went on up.
             need &= !cf.read;
+            if need != 0 {
+                self.marks_added += 1;
+            }
             cf.read |= need;
             need &= !cf.written;
             p = self.checkpoints.parent_of(id);
