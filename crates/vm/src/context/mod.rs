@@ -2,8 +2,13 @@
 //! the verifier allows are the offsets the VM serves: `struct xdp_md` over a packet buffer
 //! with headroom (`xdp.rs`), `struct __sk_buff` filled from the packet and metadata
 //! (`skb.rs`), and the tracing contexts — x86-64 `pt_regs` for kprobes, raw tracepoint
-//! arguments, tracepoint records, `bpf_perf_event_data` (`trace.rs`). `layout.rs` has the
-//! field tables, `packet.rs` the packet buffer.
+//! arguments, tracepoint records, `bpf_perf_event_data` (`trace.rs`), the socket-level
+//! contexts `sk_msg_md`, `sk_reuseport_md` and `bpf_sock_addr` (`sock.rs`) and the flow
+//! dissector's (`flow.rs`). `layout.rs` has the field tables, `packet.rs` the packet buffer.
+//!
+//! Pointers to other objects (a context's `struct bpf_sock`, a flow dissector's
+//! `struct bpf_flow_keys`) lead to [`ContextObject`]s: regions of exactly the structure's
+//! size at [`CONTEXT_OBJECT_BASE`], so an access past them faults.
 //!
 //! A [`Context`] is built either directly (`Context::xdp`, `Context::skb`,
 //! `Context::kprobe`, ...) or as the kernel's `BPF_PROG_TEST_RUN` builds it from
