@@ -726,7 +726,8 @@ impl JitProgram {
         if self.set_state {
             self.prepare_set();
         }
-        let mut regions = [parts.region];
+        let mut regions = vec![parts.region];
+        regions.extend(parts.objects);
         let mut regs = [0u64; 11];
         regs[1] = CONTEXT_BASE;
         self.run_checked(&mut regions, parts.packet, regs, options)

@@ -132,7 +132,7 @@ mod predecode;
 mod vm;
 
 pub use calls::MAX_TAIL_CALLS;
-pub use context::{Context, ContextError, ContextKind, ContextRun, Packet, SkbKind};
+pub use context::{Context, ContextError, ContextKind, ContextObject, ContextRun, Packet, SkbKind};
 pub use env::{Clock, Env, Redirect, RedirectFlavor, RedirectKind, Task, TraceRecord};
 pub use error::{Access, RegionInfo, VmError};
 pub use helpers::{

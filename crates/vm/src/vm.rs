@@ -268,7 +268,9 @@ impl Vm {
         }
         let mut regs = [0u64; 10];
         regs[1] = CONTEXT_BASE;
-        self.run_inner(0, vec![parts.region], regs, maps, parts.packet, options)
+        let mut regions = vec![parts.region];
+        regions.extend(parts.objects);
+        self.run_inner(0, regions, regs, maps, parts.packet, options)
     }
 
     /// Runs program `index` of the set (see [`Vm::add_program`]) with the given regions,

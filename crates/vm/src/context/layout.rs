@@ -1,5 +1,7 @@
 //! The uapi context layouts as tables: every field of `struct __sk_buff`, `struct xdp_md`,
-//! x86-64 `struct pt_regs` and `struct bpf_perf_event_data`, with its offset and size. The
+//! x86-64 `struct pt_regs`, `struct bpf_perf_event_data`, `struct sk_msg_md`,
+//! `struct sk_reuseport_md`, `struct bpf_sock_addr`, and of the objects contexts point at
+//! (`struct bpf_sock`, `struct bpf_flow_keys`), with its offset and size. The
 //! builders fill contexts through these names, and tools list or set fields by name.
 
 /// One field of a context structure.
@@ -105,6 +107,100 @@ pub const PERF_EVENT_DATA: &[Field] = &[
 ];
 /// `sizeof(struct bpf_perf_event_data)`.
 pub const PERF_EVENT_DATA_SIZE: usize = 184;
+
+/// `struct sk_msg_md` (80 bytes), the context of sk_msg programs: 64-bit pointers to the
+/// message bytes (`data`, `data_end`) and to the socket (`sk`, a `struct bpf_sock`).
+pub const SK_MSG_MD: &[Field] = &[
+    f("data", 0, 8),
+    f("data_end", 8, 8),
+    f("family", 16, 4),
+    f("remote_ip4", 20, 4),
+    f("local_ip4", 24, 4),
+    f("remote_ip6", 28, 16),
+    f("local_ip6", 44, 16),
+    f("remote_port", 60, 4),
+    f("local_port", 64, 4),
+    f("size", 68, 4),
+    f("sk", 72, 8),
+];
+/// `sizeof(struct sk_msg_md)`.
+pub const SK_MSG_MD_SIZE: usize = 80;
+
+/// `struct sk_reuseport_md` (56 bytes): 64-bit packet pointers, scalars, the listening
+/// socket `sk` and `migrating_sk` (NULL unless a request migrates).
+pub const SK_REUSEPORT_MD: &[Field] = &[
+    f("data", 0, 8),
+    f("data_end", 8, 8),
+    f("len", 16, 4),
+    f("eth_protocol", 20, 4),
+    f("ip_protocol", 24, 4),
+    f("bind_inany", 28, 4),
+    f("hash", 32, 4),
+    f("sk", 40, 8),
+    f("migrating_sk", 48, 8),
+];
+/// `sizeof(struct sk_reuseport_md)`.
+pub const SK_REUSEPORT_MD_SIZE: usize = 56;
+
+/// `struct bpf_sock_addr` (72 bytes), the context of cgroup_sock_addr programs; `sk`
+/// points at a `struct bpf_sock`.
+pub const BPF_SOCK_ADDR: &[Field] = &[
+    f("user_family", 0, 4),
+    f("user_ip4", 4, 4),
+    f("user_ip6", 8, 16),
+    f("user_port", 24, 4),
+    f("family", 28, 4),
+    f("type", 32, 4),
+    f("protocol", 36, 4),
+    f("msg_src_ip4", 40, 4),
+    f("msg_src_ip6", 44, 16),
+    f("sk", 64, 8),
+];
+/// `sizeof(struct bpf_sock_addr)`.
+pub const BPF_SOCK_ADDR_SIZE: usize = 72;
+
+/// `struct bpf_sock` (80 bytes): what a socket pointer (`PTR_TO_SOCKET`,
+/// `PTR_TO_SOCK_COMMON`) lets a program read.
+pub const BPF_SOCK: &[Field] = &[
+    f("bound_dev_if", 0, 4),
+    f("family", 4, 4),
+    f("type", 8, 4),
+    f("protocol", 12, 4),
+    f("mark", 16, 4),
+    f("priority", 20, 4),
+    f("src_ip4", 24, 4),
+    f("src_ip6", 28, 16),
+    f("src_port", 44, 4),
+    f("dst_port", 48, 2),
+    f("dst_ip4", 52, 4),
+    f("dst_ip6", 56, 16),
+    f("state", 72, 4),
+    f("rx_queue_mapping", 76, 4),
+];
+/// `sizeof(struct bpf_sock)`.
+pub const BPF_SOCK_SIZE: usize = 80;
+
+/// `struct bpf_flow_keys` (56 bytes): what a flow dissector fills in (`PTR_TO_FLOW_KEYS`).
+pub const FLOW_KEYS: &[Field] = &[
+    f("nhoff", 0, 2),
+    f("thoff", 2, 2),
+    f("addr_proto", 4, 2),
+    f("is_frag", 6, 1),
+    f("is_first_frag", 7, 1),
+    f("is_encap", 8, 1),
+    f("ip_proto", 9, 1),
+    f("n_proto", 10, 2),
+    f("sport", 12, 2),
+    f("dport", 14, 2),
+    f("ipv4_src", 16, 4),
+    f("ipv4_dst", 20, 4),
+    f("ipv6_src", 16, 16),
+    f("ipv6_dst", 32, 16),
+    f("flags", 48, 4),
+    f("flow_label", 52, 4),
+];
+/// `sizeof(struct bpf_flow_keys)`.
+pub const FLOW_KEYS_SIZE: usize = 56;
 
 /// The field `name` of `layout`.
 pub fn field(layout: &[Field], name: &str) -> Option<Field> {

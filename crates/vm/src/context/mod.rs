@@ -2,8 +2,13 @@
 //! the verifier allows are the offsets the VM serves: `struct xdp_md` over a packet buffer
 //! with headroom (`xdp.rs`), `struct __sk_buff` filled from the packet and metadata
 //! (`skb.rs`), and the tracing contexts — x86-64 `pt_regs` for kprobes, raw tracepoint
-//! arguments, tracepoint records, `bpf_perf_event_data` (`trace.rs`). `layout.rs` has the
-//! field tables, `packet.rs` the packet buffer.
+//! arguments, tracepoint records, `bpf_perf_event_data` (`trace.rs`), the socket-level
+//! contexts `sk_msg_md`, `sk_reuseport_md` and `bpf_sock_addr` (`sock.rs`) and the flow
+//! dissector's (`flow.rs`). `layout.rs` has the field tables, `packet.rs` the packet buffer.
+//!
+//! Pointers to other objects (a context's `struct bpf_sock`, a flow dissector's
+//! `struct bpf_flow_keys`) lead to [`ContextObject`]s: regions of exactly the structure's
+//! size at [`CONTEXT_OBJECT_BASE`], so an access past them faults.
 //!
 //! A [`Context`] is built either directly (`Context::xdp`, `Context::skb`,
 //! `Context::kprobe`, ...) or as the kernel's `BPF_PROG_TEST_RUN` builds it from
@@ -86,17 +91,21 @@
 //! assert!(vm.run_context(&mut raw).is_err());
 //! ```
 
+mod flow;
 mod layout;
 mod packet;
 mod skb;
+mod sock;
 mod trace;
 mod xdp;
 
 use std::fmt;
 
 pub use layout::{
-    ARG_REGS, Field, PERF_EVENT_DATA, PERF_EVENT_DATA_SIZE, PT_REGS, PT_REGS_SIZE, SK_BUFF,
-    SK_BUFF_SIZE, XDP_MD, XDP_MD_SIZE, field,
+    ARG_REGS, BPF_SOCK, BPF_SOCK_ADDR, BPF_SOCK_ADDR_SIZE, BPF_SOCK_SIZE, FLOW_KEYS,
+    FLOW_KEYS_SIZE, Field, PERF_EVENT_DATA, PERF_EVENT_DATA_SIZE, PT_REGS, PT_REGS_SIZE, SK_BUFF,
+    SK_BUFF_SIZE, SK_MSG_MD, SK_MSG_MD_SIZE, SK_REUSEPORT_MD, SK_REUSEPORT_MD_SIZE, XDP_MD,
+    XDP_MD_SIZE, field,
 };
 pub use packet::{MAX_PACKET_BUFFER, Packet, PacketOwner};
 pub use skb::SkbKind;
@@ -105,6 +114,13 @@ pub use xdp::{XDP_FRAME_SIZE, XDP_HEADROOM, XDP_PAGE_SIZE, XDP_TAILROOM};
 pub(crate) use layout::{get as layout_get, put as layout_put};
 pub(crate) use skb::sync as sync_skb;
 pub(crate) use xdp::sync as sync_xdp;
+
+/// Where the objects a context points at (its socket, its flow keys) are placed: object
+/// `i` of a context at `CONTEXT_OBJECT_BASE + i * CONTEXT_OBJECT_SPACING`, each a region
+/// of exactly its structure's size.
+pub const CONTEXT_OBJECT_BASE: u64 = crate::CONTEXT_BASE + 0x8000_0000;
+/// Distance between consecutive context objects (the gaps catch overruns).
+pub const CONTEXT_OBJECT_SPACING: u64 = 0x1000;
 
 /// `EINVAL`, as `BPF_PROG_TEST_RUN` returns for bad input.
 pub const EINVAL: i32 = 22;
@@ -150,6 +166,15 @@ pub enum ContextKind {
     RawArgs,
     /// `struct bpf_perf_event_data`.
     PerfEvent,
+    /// `struct sk_msg_md` over a message, with its socket.
+    SkMsg,
+    /// `struct sk_reuseport_md` over a packet from the transport header on, with the
+    /// listening socket (and a migrating one, if any).
+    SkReuseport,
+    /// `struct bpf_sock_addr` with its socket (cgroup_sock_addr programs).
+    SockAddr,
+    /// `struct __sk_buff` as a flow dissector sees it: the packet pointers and `flow_keys`.
+    FlowDissector,
     /// Plain bytes the program may read and write.
     Bytes,
 }
@@ -166,7 +191,11 @@ impl ContextKind {
             7 => ContextKind::PerfEvent,
             8 => ContextKind::Skb(SkbKind::CgroupSkb),
             10..=12 => ContextKind::Skb(SkbKind::Lwt),
+            16 => ContextKind::SkMsg,
             17 | 24 | 26 => ContextKind::RawArgs,
+            18 => ContextKind::SockAddr,
+            21 => ContextKind::SkReuseport,
+            22 => ContextKind::FlowDissector,
             _ => return None,
         })
     }
@@ -175,16 +204,71 @@ impl ContextKind {
     pub fn layout(self) -> Option<&'static [Field]> {
         match self {
             ContextKind::Xdp => Some(XDP_MD),
-            ContextKind::Skb(_) => Some(SK_BUFF),
+            ContextKind::Skb(_) | ContextKind::FlowDissector => Some(SK_BUFF),
             ContextKind::Kprobe => Some(PT_REGS),
+            ContextKind::SkMsg => Some(SK_MSG_MD),
+            ContextKind::SkReuseport => Some(SK_REUSEPORT_MD),
+            ContextKind::SockAddr => Some(BPF_SOCK_ADDR),
             ContextKind::PerfEvent => Some(PERF_EVENT_DATA),
             _ => None,
         }
     }
 
+    /// The fields the VM fills from the packet and the context's objects (pointers, packet
+    /// lengths): [`Context::set`] refuses them and a test run's `ctx_in` must leave them 0.
+    pub fn derived_fields(self) -> &'static [&'static str] {
+        match self {
+            ContextKind::Xdp => &["data", "data_end", "data_meta"],
+            ContextKind::Skb(_) => &["len", "data", "data_end", "data_meta", "flow_keys", "sk"],
+            ContextKind::SkMsg => &["data", "data_end", "size", "sk"],
+            ContextKind::SkReuseport => &["data", "data_end", "len", "sk", "migrating_sk"],
+            ContextKind::SockAddr => &["sk"],
+            ContextKind::FlowDissector => &["data", "data_end", "flow_keys"],
+            _ => &[],
+        }
+    }
+
     /// Whether programs may write the context at all (the verifier decides which fields).
     fn writable(self) -> bool {
-        matches!(self, ContextKind::Skb(_) | ContextKind::Bytes)
+        matches!(
+            self,
+            ContextKind::Skb(_) | ContextKind::SockAddr | ContextKind::Bytes
+        )
+    }
+}
+
+/// An object a context points at (a `struct bpf_sock`, a `struct bpf_flow_keys`): its own
+/// region at a fixed address, exactly the structure's size, so an access past it faults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextObject {
+    /// What it is, for error messages ("socket", "flow keys", ...).
+    pub name: &'static str,
+    /// Its virtual address (what the context's pointer field holds).
+    pub base: u64,
+    /// Whether programs may write it.
+    pub writable: bool,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl ContextObject {
+    /// Object number `index` of a context.
+    pub(crate) fn new(index: usize, name: &'static str, bytes: Vec<u8>, writable: bool) -> Self {
+        ContextObject {
+            name,
+            base: CONTEXT_OBJECT_BASE + index as u64 * CONTEXT_OBJECT_SPACING,
+            writable,
+            bytes,
+        }
+    }
+
+    /// Its bytes as the program sees them now.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Its bytes, to fill before a run.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes
     }
 }
 
@@ -195,6 +279,8 @@ pub struct Context {
     pub(crate) kind: ContextKind,
     pub(crate) bytes: Vec<u8>,
     pub(crate) packet: Option<Packet>,
+    /// The objects the context's pointer fields point at.
+    pub(crate) objects: Vec<ContextObject>,
     /// Whether the caller gave a `ctx_in` (`BPF_PROG_TEST_RUN` only writes `ctx_out` then).
     pub(crate) ctx_in: bool,
 }
@@ -208,6 +294,8 @@ pub struct ContextRun<'c> {
     pub packet: Option<&'c mut Packet>,
     /// The `bpf_redirect` flavour of packet contexts.
     pub redirect_flavor: Option<crate::RedirectFlavor>,
+    /// The regions of the objects the context points at.
+    pub objects: Vec<crate::MemRegion<'c>>,
 }
 
 impl Context {
@@ -217,6 +305,7 @@ impl Context {
             kind: ContextKind::Bytes,
             bytes: data.to_vec(),
             packet: None,
+            objects: Vec::new(),
             ctx_in: true,
         }
     }
@@ -253,6 +342,10 @@ impl Context {
                 }
                 trace::from_bytes(kind, ctx_in.unwrap_or(&[]))
             }
+            ContextKind::SkMsg => Context::sk_msg_test_run(data_in, ctx_in),
+            ContextKind::SkReuseport => Context::sk_reuseport_test_run(data_in, ctx_in),
+            ContextKind::SockAddr => Context::sock_addr_test_run(data_in, ctx_in),
+            ContextKind::FlowDissector => Context::flow_dissector_test_run(data_in, ctx_in),
             ContextKind::Bytes => Ok(Context::bytes(ctx_in.unwrap_or(&[]))),
         }
     }
@@ -270,6 +363,21 @@ impl Context {
     /// The packet, for XDP and socket-buffer contexts.
     pub fn packet(&self) -> Option<&Packet> {
         self.packet.as_ref()
+    }
+
+    /// The objects the context points at (its socket, flow keys, ...).
+    pub fn objects(&self) -> &[ContextObject] {
+        &self.objects
+    }
+
+    /// The objects, to fill before a run.
+    pub fn objects_mut(&mut self) -> &mut [ContextObject] {
+        &mut self.objects
+    }
+
+    /// The object named `name`.
+    pub fn object(&self, name: &str) -> Option<&ContextObject> {
+        self.objects.iter().find(|o| o.name == name)
     }
 
     /// Field `name` of the layout (the first 8 bytes of arrays such as `cb`).
@@ -290,12 +398,7 @@ impl Context {
                 layout.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
             ))
         })?;
-        let derived: &[&str] = match self.kind {
-            ContextKind::Xdp => &["data", "data_end", "data_meta"],
-            ContextKind::Skb(_) => &["len", "data", "data_end", "data_meta", "flow_keys", "sk"],
-            _ => &[],
-        };
-        if derived.contains(&name) {
+        if self.kind.derived_fields().contains(&name) {
             return Err(ContextError::inval(format!(
                 "`{name}` follows the packet and cannot be set"
             )));
@@ -323,10 +426,20 @@ impl Context {
         if !writable {
             region = region.read_only();
         }
+        let objects = self
+            .objects
+            .iter_mut()
+            .map(|o| {
+                let r = crate::MemRegion::new(crate::RegionKind::Other, o.base, &mut o.bytes)
+                    .named(o.name);
+                if o.writable { r } else { r.read_only() }
+            })
+            .collect();
         ContextRun {
             region,
             packet: self.packet.as_mut(),
             redirect_flavor,
+            objects,
         }
     }
 
@@ -342,6 +455,8 @@ impl Context {
         match (&self.packet, self.kind) {
             (Some(p), ContextKind::Xdp) => p.buf[p.meta..p.end].to_vec(),
             (Some(p), ContextKind::Skb(k)) => skb::data_out(p, k),
+            (_, ContextKind::FlowDissector) => flow::data_out(self),
+            (Some(p), ContextKind::SkMsg | ContextKind::SkReuseport) => p.data().to_vec(),
             _ => Vec::new(),
         }
     }
@@ -366,6 +481,7 @@ impl Context {
         Some(match (&self.packet, self.kind) {
             (Some(p), ContextKind::Xdp) => xdp::ctx_out(&self.bytes, p),
             (Some(_), ContextKind::Skb(_)) => skb::ctx_out(&self.bytes),
+            (_, ContextKind::FlowDissector) => flow::ctx_out(self),
             _ => self.bytes.clone(),
         })
     }

@@ -21,6 +21,13 @@ pub enum PacketOwner {
     Xdp,
     /// `struct sk_buff` behind `struct __sk_buff`.
     Skb,
+    /// The message of an sk_msg program (`struct sk_msg_md`).
+    Msg,
+    /// The socket buffer behind `struct sk_reuseport_md` (from the transport header on).
+    Reuseport,
+    /// The frame a flow dissector parses (`struct __sk_buff` with only its packet pointers
+    /// and `flow_keys`).
+    FlowDissector,
 }
 
 /// A packet buffer and the window the program sees.
@@ -54,6 +61,9 @@ pub struct Packet {
     pub(crate) encapsulated: bool,
     /// Socket buffers: transmit tunnel metadata from `bpf_skb_set_tunnel_key`.
     pub(crate) tunnel: Option<crate::helpers::TunnelInfo>,
+    /// Whether programs may write the bytes (flow dissectors and reuseport programs only
+    /// read their packet).
+    pub(crate) writable: bool,
 }
 
 impl Packet {
@@ -77,7 +87,14 @@ impl Packet {
             socket_cookie: None,
             encapsulated: false,
             tunnel: None,
+            writable: true,
         }
+    }
+
+    /// The same packet, read-only for programs.
+    pub(crate) fn read_only(mut self) -> Packet {
+        self.writable = false;
+        self
     }
 
     /// The context layout that points into this packet.
@@ -145,6 +162,9 @@ impl Packet {
 
     /// `len` accessible bytes at `addr`, writable.
     pub(crate) fn bytes_mut(&mut self, addr: u64, len: usize) -> Option<&mut [u8]> {
+        if !self.writable {
+            return None;
+        }
         self.range(addr, len).map(move |r| &mut self.buf[r])
     }
 
@@ -155,7 +175,7 @@ impl Packet {
             kind: RegionKind::Packet,
             base: Packet::addr(self.meta),
             len: (self.end - self.meta) as u64,
-            writable: true,
+            writable: self.writable,
         }
     }
 

@@ -263,6 +263,7 @@ impl Context {
             kind: ContextKind::Skb(kind),
             bytes,
             packet: Some(p),
+            objects: Vec::new(),
             ctx_in: ctx_in.is_some(),
         })
     }

@@ -14,6 +14,7 @@ fn read_only(kind: ContextKind, bytes: Vec<u8>) -> Context {
         kind,
         bytes,
         packet: None,
+        objects: Vec::new(),
         ctx_in: false,
     }
 }

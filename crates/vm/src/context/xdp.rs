@@ -77,6 +77,7 @@ impl Context {
             kind: ContextKind::Xdp,
             bytes,
             packet: Some(p),
+            objects: Vec::new(),
             ctx_in: false,
         })
     }
@@ -135,6 +136,7 @@ impl Context {
             kind: ContextKind::Xdp,
             bytes: md,
             packet: Some(p),
+            objects: Vec::new(),
             ctx_in: true,
         })
     }

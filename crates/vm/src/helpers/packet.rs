@@ -28,6 +28,8 @@ pub(super) fn resync(p: &Packet, ctx: &mut [u8]) {
     match p.owner() {
         PacketOwner::Xdp => sync_xdp(ctx, p),
         PacketOwner::Skb => sync_skb(ctx, p),
+        // No helper the VM has moves the window of these.
+        PacketOwner::Msg | PacketOwner::Reuseport | PacketOwner::FlowDissector => {}
     }
 }
 
@@ -36,6 +38,9 @@ pub(super) fn want(ctx: &mut HelperContext<'_, '_>, owner: PacketOwner) -> Resul
     let name = |o: PacketOwner| match o {
         PacketOwner::Xdp => "an XDP",
         PacketOwner::Skb => "a socket buffer",
+        PacketOwner::Msg => "an sk_msg",
+        PacketOwner::Reuseport => "an sk_reuseport",
+        PacketOwner::FlowDissector => "a flow dissector",
     };
     if p.owner() != owner {
         return Err(HelperError(format!(

@@ -106,6 +106,11 @@ pub(crate) fn check_mtu(ctx: &mut HelperContext<'_, '_>) -> Result<u64, HelperEr
             field(XDP_MD, "ingress_ifindex").map_or(0, |f| layout_get(c, f)),
             false,
         ),
+        PacketOwner::Msg | PacketOwner::Reuseport | PacketOwner::FlowDissector => {
+            return Err(HelperError(
+                "bpf_check_mtu needs a socket buffer or XDP context".into(),
+            ));
+        }
     };
     let allowed = if owner == PacketOwner::Skb {
         CHK_SEGS
