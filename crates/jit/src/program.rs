@@ -512,16 +512,7 @@ impl JitProgram {
         }
         if self.maps.is_some() {
             // The regions must leave the maps' addresses free, as in the interpreter.
-            let check: Vec<MemRegion<'_>> = regions
-                .iter_mut()
-                .map(|r| MemRegion {
-                    base: r.base,
-                    data: &mut *r.data,
-                    writable: r.writable,
-                    kind: r.kind,
-                    name: r.name.clone(),
-                })
-                .collect();
+            let check = reborrow(&mut regions);
             let mut stack = [0u8; STACK_AREA];
             ForeignMemory::new(check, &mut stack, 1, self.maps.as_mut(), None)?;
         }
@@ -674,16 +665,7 @@ impl JitProgram {
         size: u32,
         access: Access,
     ) -> VmError {
-        let regions: Vec<MemRegion<'_>> = regions
-            .iter_mut()
-            .map(|r| MemRegion {
-                base: r.base,
-                data: &mut *r.data,
-                writable: r.writable,
-                kind: r.kind,
-                name: r.name.clone(),
-            })
-            .collect();
+        let regions = reborrow(regions);
         let words: &mut [u64] = &mut self.stack[..];
         // SAFETY: the stack area's `u64`s seen as bytes: same memory, every bit pattern is a
         // valid `u8`, and `words` is not used while the byte view lives.
@@ -986,6 +968,20 @@ enum Described {
 }
 
 /// A VM helper's error (made with pc 0) at the call's `pc`.
+/// The same regions, borrowed again for a shorter while.
+fn reborrow<'b>(regions: &'b mut [MemRegion<'_>]) -> Vec<MemRegion<'b>> {
+    regions
+        .iter_mut()
+        .map(|r| MemRegion {
+            base: r.base,
+            data: &mut *r.data,
+            writable: r.writable,
+            kind: r.kind,
+            name: r.name.clone(),
+        })
+        .collect()
+}
+
 fn at_pc(e: VmError, at: usize) -> VmError {
     match e {
         VmError::Helper { id, message, .. } => VmError::Helper {
