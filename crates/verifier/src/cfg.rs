@@ -208,7 +208,11 @@ pub fn check(code: &Code, env: &VerifyEnv) -> Result<Cfg, VerifyError> {
         prune_point,
         loop_head,
         calls_callback,
-        live_regs: crate::liveness::live_registers(code),
+        live_regs: crate::liveness::live_registers(code, &|id| {
+            crate::sig::lookup(id, env.prog_type, env.expected_attach_type)
+                .map(|s| crate::liveness::arg_regs(&s.args))
+                .unwrap_or(0x3e)
+        }),
     })
 }
 

@@ -24,8 +24,8 @@ fn bit(r: u8) -> u16 {
     1 << (r as u16 & 15)
 }
 
-/// (uses, defs) of one slot.
-fn use_def(slot: &Slot) -> (u16, u16) {
+/// (uses, defs) of one slot; `helper_args` gives the argument registers a helper reads.
+fn use_def(slot: &Slot, helper_args: &dyn Fn(i32) -> u16) -> (u16, u16) {
     let insn = match slot {
         Slot::Insn(i) => i,
         Slot::Second => return (0, 0),
@@ -52,9 +52,9 @@ fn use_def(slot: &Slot) -> (u16, u16) {
             };
             (bit(dst.index()) | s, 0)
         }
-        Insn::Call(CallKind::Helper(_))
-        | Insn::Call(CallKind::Local(_))
-        | Insn::Call(CallKind::Kfunc { .. }) => (ARGS, CALLER_SAVED),
+        // A helper reads the arguments its prototype declares (the kernel's rule).
+        Insn::Call(CallKind::Helper(id)) => (helper_args(id) & ARGS, CALLER_SAVED),
+        Insn::Call(CallKind::Local(_)) | Insn::Call(CallKind::Kfunc { .. }) => (ARGS, CALLER_SAVED),
         Insn::Callx { reg } => (ARGS | bit(reg.index()), CALLER_SAVED),
         Insn::Exit => (1, 0),
         Insn::Load { dst, src, .. } => (bit(src.index()), bit(dst.index())),
@@ -73,6 +73,16 @@ fn use_def(slot: &Slot) -> (u16, u16) {
         Insn::LdAbs { .. } => (1 << 6, CALLER_SAVED),
         Insn::LdInd { src, .. } => ((1 << 6) | bit(src.index()), CALLER_SAVED),
     }
+}
+
+/// The registers a prototype's arguments occupy (R1 up to its last real argument).
+pub fn arg_regs(args: &[crate::sig::Arg]) -> u16 {
+    let n = args
+        .iter()
+        .rposition(|a| !matches!(a, crate::sig::Arg::DontCare))
+        .map_or(0, |i| i + 1)
+        .min(5);
+    (((1u16 << n) - 1) << 1) & ARGS
 }
 
 /// Successors within the same function.
@@ -113,9 +123,9 @@ fn successors(code: &Code, pc: usize) -> ([usize; 2], usize) {
 }
 
 /// Per slot: the registers live before it executes (bit i = Ri). R10 is always live.
-pub fn live_registers(code: &Code) -> Vec<u16> {
+pub fn live_registers(code: &Code, helper_args: &dyn Fn(i32) -> u16) -> Vec<u16> {
     let n = code.len();
-    let ud: Vec<(u16, u16)> = code.slots.iter().map(use_def).collect();
+    let ud: Vec<(u16, u16)> = code.slots.iter().map(|s| use_def(s, helper_args)).collect();
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
     for pc in 0..n {
         let (s, k) = successors(code, pc);
@@ -153,7 +163,10 @@ mod tests {
 
     fn live(text: &str) -> Vec<u16> {
         let insns = assemble(text, Dialect::Llvm).unwrap();
-        live_registers(&Code::from_program(&bpfvet_isa::Program::from_insns(insns)))
+        live_registers(
+            &Code::from_program(&bpfvet_isa::Program::from_insns(insns)),
+            &|_| ARGS,
+        )
     }
 
     #[test]
