@@ -154,7 +154,9 @@ impl Checkpoints {
                 // covers adds nothing (the iterator eventually drains): converged. Other
                 // states there are not loops (the iterator must make progress).
                 if iter_next {
-                    if includes(&c.state, state) && crate::iter::r1_iter_active(state) {
+                    if includes_with(&c.state, state, live_regs, Some(live_at), false)
+                        && crate::iter::r1_iter_active(state)
+                    {
                         hit = Some(id);
                         hit_in_progress = true;
                         break;
@@ -165,7 +167,7 @@ impl Checkpoints {
                 // nothing: the callback loop converged. No loop check here: the same call
                 // is legitimately revisited each iteration.
                 if calls_callback {
-                    if includes(&c.state, state) {
+                    if includes_with(&c.state, state, live_regs, Some(live_at), false) {
                         hit = Some(id);
                         hit_in_progress = true;
                         break;
@@ -176,7 +178,7 @@ impl Checkpoints {
                 // covers adds nothing (the runtime counter bounds the loop): converged.
                 if may_goto
                     && c.state.may_goto_depth != state.may_goto_depth
-                    && includes(&c.state, state)
+                    && includes_with(&c.state, state, live_regs, Some(live_at), false)
                 {
                     hit = Some(id);
                     hit_in_progress = true;
