@@ -607,9 +607,14 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, precision: bool) -> 
                 && ids.check(old.ref_obj_id, cur.ref_obj_id)
         }
         RegType::Packet | RegType::PacketMeta => {
+            // A special range (at or beyond the packet's end, known from a comparison with
+            // packet end) is only as good as the same one.
             old.off == cur.off
-                && old.range >= 0
-                && cur.range >= old.range
+                && (if old.range >= 0 {
+                    cur.range >= old.range
+                } else {
+                    cur.range == old.range
+                })
                 && range_within(old, cur)
                 && ids.check(old.id, cur.id)
         }
