@@ -3,7 +3,8 @@
 //! `compute_live_registers`). Pruning ignores registers that are dead at a checkpoint: no
 //! continuation can observe them, so any value there is as good as any other.
 //!
-//! The sets over-approximate reads: helper and function calls read R1–R5, `exit` reads R0,
+//! The sets over-approximate reads: a helper call reads the argument registers its
+//! prototype declares, function and kfunc calls read R1–R5, `exit` reads R0,
 //! an instruction that cannot be decoded reads everything. Calls are not followed into the
 //! callee (callee-saved registers cannot be read there, and the callee's own frame has its
 //! own sets); a callback's address is not a control-flow edge.
