@@ -129,3 +129,32 @@ fn verify_kernel_shows_both_verdicts() {
     assert!(t.contains("  bpfvet: accept\n  kernel: accept"), "{t}");
     assert_eq!(o.status.code(), Some(0));
 }
+
+#[test]
+fn verify_kernel_with_a_log_level_prints_the_kernels_log_after_ours() {
+    if let Err(why) = bpfvet_kernel::available() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let o = bpfvet(&[
+        "verify",
+        "fixtures/maps_calls.o",
+        "--kernel",
+        "--log-level",
+        "2",
+    ]);
+    let t = stdout(&o);
+    let (ours, rest) = t
+        .split_once("--- the kernel's log (level 2) ---")
+        .unwrap_or_else(|| panic!("no kernel log section: {t}"));
+    let (kernel, _) = rest
+        .split_once("--- end of the kernel's log ---")
+        .unwrap_or_else(|| panic!("kernel log not closed: {t}"));
+    // Both logs trace the instructions at level 2 and close with the statistics line.
+    for log in [ours, kernel] {
+        assert!(log.contains("0: (") && log.contains("processed "), "{log}");
+    }
+    // The kernel's own log carries its timing line, which bpfvet's does not print.
+    assert!(kernel.contains("verification time"), "{kernel}");
+    assert_eq!(o.status.code(), Some(0));
+}

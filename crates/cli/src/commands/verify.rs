@@ -49,7 +49,8 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub btf: Option<PathBuf>,
     /// Also load each program into the running kernel (needs bpf(), usually root) and show
-    /// both verdicts side by side; bpfvet's verdict and exit code stay its own
+    /// both verdicts side by side (with --log-level, the kernel's log after ours); bpfvet's
+    /// verdict and exit code stay its own
     #[arg(long)]
     pub kernel: bool,
 }
@@ -270,16 +271,25 @@ fn jobs(a: &VerifyArgs) -> Result<Vec<Job>, CliError> {
 /// --kernel` loads it (maps, BTF with func_info, attach target).
 fn kernel_verdict(j: &Job) -> Result<(bool, String), String> {
     bpfvet_kernel::available()?;
-    let job = StatsJob {
+    let k = crate::commands::stats::kernel::load(&stats_job(j))?;
+    Ok((k.accepted, k.error.unwrap_or_default()))
+}
+
+/// The running kernel's log for a job at `level`, to read beside ours.
+fn kernel_log(j: &Job, level: u32) -> Result<String, String> {
+    bpfvet_kernel::available()?;
+    crate::commands::stats::kernel::log(&stats_job(j), level)
+}
+
+fn stats_job(j: &Job) -> StatsJob {
+    StatsJob {
         file: String::new(),
         prog: j.name.clone(),
         prog_type: j.prog_type,
         code: j.code.clone(),
         env: j.env.clone(),
         kernel: j.kernel.clone(),
-    };
-    let k = crate::commands::stats::kernel::load(&job)?;
-    Ok((k.accepted, k.error.unwrap_or_default()))
+    }
 }
 
 pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {
@@ -354,6 +364,13 @@ pub fn run(a: &VerifyArgs) -> Result<u8, CliError> {
                     "  [DIFFER]"
                 };
                 println!("{what}:{mark}\n  bpfvet: {ours}\n  kernel: {theirs}");
+                if a.log_level > 0
+                    && let Ok(log) = kernel_log(j, a.log_level)
+                {
+                    println!("--- the kernel's log (level {}) ---", a.log_level.min(2));
+                    print!("{log}");
+                    println!("--- end of the kernel's log ---");
+                }
                 continue;
             }
             match &o.result {

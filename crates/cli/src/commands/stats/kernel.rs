@@ -119,47 +119,8 @@ fn create_maps(job: &Job) -> Result<Vec<Fd>, String> {
 /// Loads the job into the running kernel. `Err` when the program was not verified at all (a
 /// map the kernel refuses, bpf() unavailable, a load refused with an empty log).
 pub fn load(job: &Job) -> Result<KernelFigures, String> {
-    let fds = create_maps(job)?;
-    let fd_array: Vec<i32> = fds.iter().map(|f| f.0).collect();
-    // References to maps by fd become references by index into fd_array.
-    let mut bytes: Vec<u8> = job.code.raw.iter().flat_map(|r| r.to_bytes()).collect();
-    for chunk in bytes.chunks_exact_mut(8) {
-        if chunk[0] == 0x18 && matches!(chunk[1] >> 4, 1 | 2) {
-            let idx_kind = if chunk[1] >> 4 == 1 { 5 } else { 6 };
-            chunk[1] = (chunk[1] & 0x0f) | (idx_kind << 4);
-        }
-    }
-    let btf = match (&job.kernel.btf, &job.kernel.func_info) {
-        (Some(btf), Some(_)) => Some(
-            bpfvet_kernel::load_btf(btf).map_err(|(e, log)| format!("BTF: {e}: {}", log.trim()))?,
-        ),
-        _ => None,
-    };
-    let func_info = match (&btf, &job.kernel.func_info) {
-        (Some(_), Some(fi)) => fi.as_slice(),
-        _ => &[],
-    };
-    let o = bpfvet_kernel::load_program(&ProgLoad {
-        prog_type: job.prog_type,
-        expected_attach_type: job.env.expected_attach_type,
-        insns: &bytes,
-        license: &job.kernel.license,
-        kern_version: job.kernel.kern_version,
-        // BPF_F_SLEEPABLE
-        prog_flags: if job.env.sleepable { 1 << 4 } else { 0 },
-        // BPF_LOG_STATS: the messages and the statistics, not every instruction.
-        log_level: if std::env::var_os("KLOG").is_some() {
-            6
-        } else {
-            4
-        },
-        fd_array: &fd_array,
-        name: job.prog.clone(),
-        prog_btf_fd: btf.as_ref().map(|f| f.0),
-        func_info,
-        attach_btf_id: job.kernel.attach_btf_id,
-    })
-    .map_err(|e| e.to_string())?;
+    // BPF_LOG_STATS: the messages and the statistics, not every instruction.
+    let o = load_raw(job, 4)?;
     if o.fd.is_none() && o.log.trim().is_empty() {
         // A verifier rejection always says why; an empty log means the load was refused
         // before verification (permissions, an unsupported attach point).
@@ -168,12 +129,6 @@ pub fn load(job: &Job) -> Result<KernelFigures, String> {
             errno: o.errno.unwrap_or(0),
         };
         return Err(format!("refused before verification: {errno}"));
-    }
-    if let Some(d) = std::env::var_os("KLOG") {
-        let _ = std::fs::write(
-            std::path::Path::new(&d).join(format!("{}.log", job.prog)),
-            &o.log,
-        );
     }
     let figures = parse_log(&o.log);
     Ok(match &o.fd {
@@ -194,6 +149,52 @@ pub fn load(job: &Job) -> Result<KernelFigures, String> {
             verified_insns: None,
         },
     })
+}
+
+/// The kernel's verifier log for `job` at `level` (1: the path that failed, 2: every
+/// instruction of every path), with its statistics lines.
+pub fn log(job: &Job, level: u32) -> Result<String, String> {
+    Ok(load_raw(job, (level & 3) | 4)?.log)
+}
+
+/// Loads `job` into the running kernel with its maps, BTF and attach target.
+fn load_raw(job: &Job, log_level: u32) -> Result<bpfvet_kernel::LoadOutcome, String> {
+    let fds = create_maps(job)?;
+    let fd_array: Vec<i32> = fds.iter().map(|f| f.0).collect();
+    // References to maps by fd become references by index into fd_array.
+    let mut bytes: Vec<u8> = job.code.raw.iter().flat_map(|r| r.to_bytes()).collect();
+    for chunk in bytes.chunks_exact_mut(8) {
+        if chunk[0] == 0x18 && matches!(chunk[1] >> 4, 1 | 2) {
+            let idx_kind = if chunk[1] >> 4 == 1 { 5 } else { 6 };
+            chunk[1] = (chunk[1] & 0x0f) | (idx_kind << 4);
+        }
+    }
+    let btf = match (&job.kernel.btf, &job.kernel.func_info) {
+        (Some(btf), Some(_)) => Some(
+            bpfvet_kernel::load_btf(btf).map_err(|(e, log)| format!("BTF: {e}: {}", log.trim()))?,
+        ),
+        _ => None,
+    };
+    let func_info = match (&btf, &job.kernel.func_info) {
+        (Some(_), Some(fi)) => fi.as_slice(),
+        _ => &[],
+    };
+    bpfvet_kernel::load_program(&ProgLoad {
+        prog_type: job.prog_type,
+        expected_attach_type: job.env.expected_attach_type,
+        insns: &bytes,
+        license: &job.kernel.license,
+        kern_version: job.kernel.kern_version,
+        // BPF_F_SLEEPABLE
+        prog_flags: if job.env.sleepable { 1 << 4 } else { 0 },
+        log_level,
+        fd_array: &fd_array,
+        name: job.prog.clone(),
+        prog_btf_fd: btf.as_ref().map(|f| f.0),
+        func_info,
+        attach_btf_id: job.kernel.attach_btf_id,
+    })
+    .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
