@@ -13,10 +13,12 @@ use crate::state::State;
 impl Verifier<'_> {
     /// The current path (`state`, below `parent`) was pruned against checkpoint `target`,
     /// whose marks are not final.
-    pub fn note_backedge(&mut self, target: usize, state: &mut State, parent: Option<usize>) {
+    pub fn note_backedge(&mut self, target: usize, state: &State, parent: Option<usize>) {
         match self.checkpoints.owner_of(target) {
-            Some(owner) => self.checkpoints.add_backedge(owner, state, parent, target),
-            None => self.mark_all_chain(state, parent),
+            Some(owner) if self.checkpoints.add_backedge(owner, state, parent, target) => {}
+            // Past the limit (or with no loop to wait for): compare the whole chain exactly
+            // for good, which needs no final marks.
+            _ => self.checkpoints.pin_up(parent),
         }
     }
 

@@ -75,6 +75,10 @@ pub struct Limits {
     pub jmp_seq: usize,
     /// Stored states per instruction before pruning gives up storing more.
     pub states: usize,
+    /// Paths pruned against a loop still being explored that wait (each with a copy of its
+    /// state) for the loop's final precision; past this, such a path's whole chain is
+    /// compared exactly for good instead (sound, coarser). Bounds the memory loops take.
+    pub backedges: usize,
 }
 
 impl Default for Limits {
@@ -83,6 +87,7 @@ impl Default for Limits {
             insns: 1_000_000,
             jmp_seq: 8192,
             states: 64,
+            backedges: 4096,
         }
     }
 }

@@ -169,7 +169,7 @@ pub fn verify(code: &Code, env: &VerifyEnv) -> Outcome {
         seen: vec![false; code.len()],
         aux_ptr_type: vec![None; code.len()],
         kfuncs,
-        checkpoints: Checkpoints::new(code.len()),
+        checkpoints: Checkpoints::new(code.len(), env.limits.backedges),
         marks_added: 0,
         cur_parent: None,
         hist_stack: None,
@@ -248,7 +248,7 @@ impl Verifier<'_> {
         self.prior_states.0 += self.checkpoints.total;
         self.prior_states.1 = self.prior_states.1.max(self.checkpoints.peak);
         self.prior_states.2 = self.prior_states.2.max(self.checkpoints.max_per_insn);
-        self.checkpoints = Checkpoints::new(self.code.len());
+        self.checkpoints = Checkpoints::new(self.code.len(), self.env.limits.backedges);
         self.pending.clear();
         self.prev_jmps = self.jmps_processed;
         self.prev_insns = self.stats.processed_insns;

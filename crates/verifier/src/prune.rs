@@ -53,6 +53,9 @@ struct Checkpoint {
     /// this one was pruned against that loop, whose precision and read marks are not final,
     /// so until the loop is done this checkpoint is compared on exact ranges and every slot.
     held_by: Option<usize>,
+    /// Compared on exact ranges and every slot for good: a path below was pruned against a
+    /// loop whose final marks could not be waited for (the back-edge limit).
+    pinned: bool,
     /// As a loop's entry: the paths pruned against it, or against checkpoints it holds
     /// (propagated again once it is done), and the checkpoints it holds.
     backedges: Vec<Backedge>,
@@ -75,19 +78,24 @@ pub struct Checkpoints {
     pub peak: u64,
     live: u64,
     pub max_per_insn: u64,
+    /// Back-edges waiting at loop entries, and how many may wait at once.
+    backedges_kept: usize,
+    max_backedges: usize,
 }
 
 /// Checkpoints kept per instruction at most (older, useless ones are evicted first).
 const MAX_PER_INSN: usize = 64;
 
 impl Checkpoints {
-    pub fn new(n: usize) -> Checkpoints {
+    pub fn new(n: usize, max_backedges: usize) -> Checkpoints {
         Checkpoints {
             arena: Vec::new(),
             at: vec![Vec::new(); n],
             total: 0,
             peak: 0,
             live: 0,
+            backedges_kept: 0,
+            max_backedges,
             max_per_insn: 0,
         }
     }
@@ -198,7 +206,7 @@ impl Checkpoints {
             }
             // A finished checkpoint: registers dead here cannot matter, nor scalars its
             // continuations never needed exactly.
-            let relaxed = c.held_by.is_none();
+            let relaxed = c.held_by.is_none() && !c.pinned;
             if includes_with(&c.state, state, live_regs, Some(live_at), relaxed) {
                 hit = Some(id);
                 hit_exact = !relaxed;
@@ -272,6 +280,7 @@ impl Checkpoints {
             misses: 0,
             all_precise: false,
             held_by: None,
+            pinned: false,
             backedges: Vec::new(),
             holds: Vec::new(),
         }));
@@ -325,13 +334,20 @@ impl Checkpoints {
 
     /// A path below `parent` was pruned against `target`, whose marks `owner` finalises:
     /// remember it, and hold the checkpoints from `parent` up to `owner` (exclusive).
+    ///
+    /// Returns false, recording nothing, when the limit of waiting back-edges is reached: the
+    /// caller then pins the path's whole chain instead (sound, coarser).
     pub fn add_backedge(
         &mut self,
         owner: usize,
         state: &State,
         parent: Option<usize>,
         target: usize,
-    ) {
+    ) -> bool {
+        if self.backedges_kept >= self.max_backedges {
+            return false;
+        }
+        self.backedges_kept += 1;
         let mut p = parent;
         while let Some(id) = p {
             if id == owner {
@@ -360,15 +376,34 @@ impl Checkpoints {
                 target,
             });
         }
+        true
+    }
+
+    /// Pins checkpoint `p` and its ancestors (compared exactly for good), stopping at the
+    /// first one already pinned.
+    pub fn pin_up(&mut self, mut p: Option<usize>) {
+        while let Some(id) = p {
+            let Some(c) = self.arena.get_mut(id).and_then(|c| c.as_mut()) else {
+                return;
+            };
+            if c.pinned {
+                return;
+            }
+            c.pinned = true;
+            p = c.parent;
+        }
     }
 
     /// The back-edges recorded at loop entry `id` (taken out).
     pub fn take_backedges(&mut self, id: usize) -> Vec<Backedge> {
-        self.arena
+        let taken = self
+            .arena
             .get_mut(id)
             .and_then(|c| c.as_mut())
             .map(|c| std::mem::take(&mut c.backedges))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.backedges_kept = self.backedges_kept.saturating_sub(taken.len());
+        taken
     }
 
     /// Loop entry `id` is done and its back-edges propagated: release what it holds, or,
@@ -390,6 +425,7 @@ impl Checkpoints {
             && let Some(oc) = self.arena.get_mut(o).and_then(|c| c.as_mut())
         {
             oc.holds.extend(holds);
+            self.backedges_kept += backedges.len();
             oc.backedges.extend(backedges);
         }
     }
