@@ -289,11 +289,7 @@ pub(crate) fn kernel_call(ctx: &mut RunCtx, id: u64, args: [u64; 5]) -> u64 {
     let outcome = catch_unwind(AssertUnwindSafe(|| dispatch(ctx, id, args)));
     forget_dynamic(ctx);
     let outcome = outcome.unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let what = crate::runtime::panic_message(p.as_ref());
         Err(VmError::Helper {
             pc: 0,
             id: id as u32,

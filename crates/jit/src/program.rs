@@ -527,16 +527,8 @@ impl JitProgram {
         mut regs: [u64; 11],
         options: &RunOptions,
     ) -> Result<RunResult, VmError> {
-        if let Some(maps) = &self.maps
-            && self.env.cpu as usize >= maps.nr_cpus()
-        {
-            return Err(VmError::Setup {
-                message: format!(
-                    "the environment's CPU {} is not one of the maps' {} CPUs",
-                    self.env.cpu,
-                    maps.nr_cpus()
-                ),
-            });
+        if let Some(maps) = &self.maps {
+            self.env.check_cpu(maps)?;
         }
         // Every frame is zero at the start of a run, as in the interpreter; only the frames
         // the last run had live can have been written (checked code writes nowhere else).

@@ -414,15 +414,21 @@ fn call_memory(f: &mut MemoryHelper, args: [u64; 5], ctx: &mut RunCtx) -> u64 {
     finish_call(outcome, ctx)
 }
 
+/// The text a caught panic carries (empty when it is not a string).
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// R0 for a helper's outcome; a failure or panic is recorded in `ctx` for the error exit.
 fn finish_call(outcome: std::thread::Result<Result<u64, HelperError>>, ctx: &mut RunCtx) -> u64 {
     let outcome = outcome.unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(HelperError(format!("helper panicked: {what}")))
+        Err(HelperError(format!(
+            "helper panicked: {}",
+            panic_message(p.as_ref())
+        )))
     });
     match outcome {
         Ok(v) => v,

@@ -338,7 +338,7 @@ impl Verifier<'_> {
                     }
                     Next::CallbackReturn(callsite) => {
                         if let Some(id) = self.checkpoints.prev_entry(callsite, parent, &state) {
-                            self.checkpoints.widen(id, &mut state);
+                            self.checkpoints.widen(id, &mut state, false);
                         }
                         pc = callsite;
                         continue;
@@ -402,18 +402,14 @@ impl Verifier<'_> {
             loop_paced,
         );
         match v {
-            prune::Outcome::Pruned {
-                id,
-                in_progress,
-                exact,
-            } => {
+            prune::Outcome::Pruned { id, provisional } => {
                 if let Some(old) = self.checkpoints.state(id).cloned() {
                     self.cur_parent = *parent;
                     self.propagate_stack_reads(&old, state);
                     self.propagate_precision(&old, state, *parent);
                 }
-                if in_progress || exact {
-                    // The checkpoint's marks are not final (its loop is still explored):
+                if provisional {
+                    // The checkpoint's marks are not final (a loop is still explored):
                     // propagate them again once they are.
                     self.note_backedge(id, state, *parent);
                 }
@@ -432,7 +428,7 @@ impl Verifier<'_> {
             }
             prune::Outcome::Miss => Ok(prune::Visit::Continue),
             prune::Outcome::Widen(id) => {
-                self.checkpoints.widen(id, state);
+                self.checkpoints.widen(id, state, false);
                 // Store the widened state so the next pass converges against it.
                 if let prune::Outcome::Added(n) = self.checkpoints.visit(
                     pc,

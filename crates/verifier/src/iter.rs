@@ -212,7 +212,7 @@ impl Verifier<'_> {
             }
             let parent = self.cur_parent;
             if let Some(prev) = self.checkpoints.prev_loop_entry(pc, parent, &q) {
-                self.checkpoints.widen_imprecise(prev, &mut q);
+                self.checkpoints.widen(prev, &mut q, true);
             }
             q.reg_mut(0).flags.maybe_null = false;
             other = Some(q);

@@ -23,13 +23,11 @@ pub enum Visit {
 
 /// Result of looking up checkpoints.
 pub enum Outcome {
-    /// Included in checkpoint `id`; `in_progress` when that checkpoint is still being
-    /// explored (a converging loop) rather than finished.
+    /// Included in checkpoint `id`; `provisional` when that checkpoint's marks are not final
+    /// (it is still being explored, a converging loop, or a loop holds or pinned it).
     Pruned {
         id: usize,
-        in_progress: bool,
-        /// The checkpoint is compared exactly (see `Checkpoint::exact`).
-        exact: bool,
+        provisional: bool,
     },
     /// At `may_goto`: the state differs from the loop's earlier pass (checkpoint id) only in
     /// scalars; widen those and go on.
@@ -151,8 +149,7 @@ impl Checkpoints {
         self.max_per_insn = self.max_per_insn.max(list.len() as u64);
         let mut add = add;
         let mut hit = None;
-        let mut hit_in_progress = false;
-        let mut hit_exact = false;
+        let mut provisional = false;
         for &id in list {
             let Some(c) = self.arena[id].as_ref() else {
                 continue;
@@ -166,7 +163,7 @@ impl Checkpoints {
                         && crate::iter::r1_iter_active(state)
                     {
                         hit = Some(id);
-                        hit_in_progress = true;
+                        provisional = true;
                         break;
                     }
                     continue;
@@ -177,7 +174,7 @@ impl Checkpoints {
                 if calls_callback {
                     if includes_with(&c.state, state, live_regs, Some(live_at), false) {
                         hit = Some(id);
-                        hit_in_progress = true;
+                        provisional = true;
                         break;
                     }
                     continue;
@@ -189,7 +186,7 @@ impl Checkpoints {
                     && includes_with(&c.state, state, live_regs, Some(live_at), false)
                 {
                     hit = Some(id);
-                    hit_in_progress = true;
+                    provisional = true;
                     break;
                 }
                 if same_state(&c.state, state)
@@ -209,7 +206,7 @@ impl Checkpoints {
             let relaxed = c.held_by.is_none() && !c.pinned;
             if includes_with(&c.state, state, live_regs, Some(live_at), relaxed) {
                 hit = Some(id);
-                hit_exact = !relaxed;
+                provisional = !relaxed;
                 break;
             }
         }
@@ -217,11 +214,7 @@ impl Checkpoints {
             if let Some(c) = self.arena[id].as_mut() {
                 c.hits += 1;
             }
-            return Outcome::Pruned {
-                id,
-                in_progress: hit_in_progress,
-                exact: hit_exact,
-            };
+            return Outcome::Pruned { id, provisional };
         }
         if may_goto
             && let Some(&id) = list.iter().rev().find(|&&id| {
@@ -465,14 +458,15 @@ impl Checkpoints {
         self.prev_entry(pc, start, cur)
     }
 
-    /// `widen_imprecise_scalars`: scalars of `cur` that differ from checkpoint `id`'s, where
-    /// neither is precise, become unknown.
-    pub fn widen_imprecise(&self, id: usize, cur: &mut State) {
+    /// Widens `cur` against checkpoint `id`: scalars that differ become unknown; with
+    /// `keep_precise` (the kernel's `widen_imprecise_scalars`), only where neither is precise.
+    pub fn widen(&self, id: usize, cur: &mut State, keep_precise: bool) {
         let Some(c) = self.arena[id].as_ref() else {
             return;
         };
         let widen = |o: &RegState, r: &mut RegState| {
-            if o.is_scalar() && r.is_scalar() && !o.precise && !r.precise && !same_reg(o, r) {
+            let kept = keep_precise && (o.precise || r.precise);
+            if o.is_scalar() && r.is_scalar() && !kept && !same_reg(o, r) {
                 *r = RegState::unknown();
             }
         };
@@ -483,30 +477,6 @@ impl Checkpoints {
             for (so, sc) in o.stack.slots.iter().zip(f.stack.slots.iter_mut()) {
                 if so.is_spill() && sc.is_spill() {
                     widen(&so.spilled, &mut sc.spilled);
-                }
-            }
-        }
-    }
-
-    /// Widens `cur` against checkpoint `id`: scalars that differ become unknown.
-    pub fn widen(&self, id: usize, cur: &mut State) {
-        let Some(c) = self.arena[id].as_ref() else {
-            return;
-        };
-        for (o, f) in c.state.frames.iter().zip(cur.frames.iter_mut()) {
-            for (ro, rc) in o.regs.iter().zip(f.regs.iter_mut()) {
-                if ro.is_scalar() && rc.is_scalar() && !same_reg(ro, rc) {
-                    *rc = RegState::unknown();
-                }
-            }
-            for (so, sc) in o.stack.slots.iter().zip(f.stack.slots.iter_mut()) {
-                if so.is_spill()
-                    && sc.is_spill()
-                    && so.spilled.is_scalar()
-                    && sc.spilled.is_scalar()
-                    && !same_reg(&so.spilled, &sc.spilled)
-                {
-                    sc.spilled = RegState::unknown();
                 }
             }
         }

@@ -18,15 +18,11 @@ fn spi_of(off: i64) -> Option<u32> {
 
 /// The slots covering bytes `lo..hi` (offsets from the frame pointer).
 pub fn slot_mask(lo: i64, hi: i64) -> u64 {
-    let mut m = 0u64;
-    let mut o = lo.max(-512);
-    while o < hi.min(0) {
-        if let Some(spi) = spi_of(o) {
-            m |= 1 << spi;
-        }
-        o += 1;
+    let (lo, hi) = (lo.max(-512), hi.min(0));
+    match (spi_of(hi - 1), spi_of(lo)) {
+        (Some(first), Some(last)) if lo < hi => (first..=last).fold(0, |m, spi| m | 1 << spi),
+        _ => 0,
     }
-    m
 }
 
 /// The slot wholly covered by an aligned 8-byte write at `off`, if any.

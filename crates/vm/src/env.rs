@@ -138,6 +138,20 @@ impl Default for Env {
 }
 
 impl Env {
+    /// The environment's CPU must be one the maps have per-CPU values for.
+    pub fn check_cpu(&self, maps: &crate::maps::Maps) -> Result<(), crate::VmError> {
+        if self.cpu as usize >= maps.nr_cpus() {
+            return Err(crate::VmError::Setup {
+                message: format!(
+                    "the environment's CPU {} is not one of the maps' {} CPUs",
+                    self.cpu,
+                    maps.nr_cpus()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// A virtual clock starting at 1 s and advancing 1 µs per reading, CPU 0, a default
     /// task, and a pseudo-random generator seeded from the host.
     pub fn new() -> Env {

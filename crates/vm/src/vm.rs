@@ -300,16 +300,8 @@ impl Vm {
                 message: format!("no program {index}: the VM has {}", self.progs.len()),
             });
         }
-        if let Some(maps) = &maps
-            && self.env.cpu as usize >= maps.nr_cpus()
-        {
-            return Err(VmError::Setup {
-                message: format!(
-                    "the environment's CPU {} is not one of the maps' {} CPUs",
-                    self.env.cpu,
-                    maps.nr_cpus()
-                ),
-            });
+        if let Some(maps) = &maps {
+            self.env.check_cpu(maps)?;
         }
         let mut stack = vec![0u8; MAX_CALL_FRAMES * STACK_SIZE];
         let mut mem = Memory::new(regions, &mut stack)?;

@@ -169,6 +169,17 @@ pub(crate) fn skb_load_bytes(ctx: &mut HelperContext<'_, '_>) -> Result<u64, Hel
     let (p, _) = ctx.packet()?;
     let got = (off <= i32::MAX as usize && off + len <= p.len())
         .then(|| p.data()[off..off + len].to_vec());
+    copy_out(ctx, to, got, len)
+}
+
+/// Writes the bytes a load helper read to `to` (0), or `len` zero bytes when the range was
+/// outside the packet (-EFAULT), as the kernel clears the buffer on failure.
+fn copy_out(
+    ctx: &mut HelperContext<'_, '_>,
+    to: u64,
+    got: Option<Vec<u8>>,
+    len: usize,
+) -> Result<u64, HelperError> {
     match got {
         Some(b) => {
             ctx.write(to, &b)?;
@@ -198,16 +209,7 @@ pub(crate) fn skb_load_bytes_relative(ctx: &mut HelperContext<'_, '_>) -> Result
         .map(|b| b + off)
         .filter(|&s| s + len <= p.end)
         .map(|s| p.buf[s..s + len].to_vec());
-    match got {
-        Some(b) => {
-            ctx.write(to, &b)?;
-            Ok(0)
-        }
-        None => {
-            ctx.write(to, &vec![0; len])?;
-            Ok(neg(EFAULT))
-        }
-    }
+    copy_out(ctx, to, got, len)
 }
 
 /// `bpf_skb_store_bytes(skb, offset, from, len, flags)`: flags `BPF_F_RECOMPUTE_CSUM` (no
